@@ -1,0 +1,78 @@
+//! How lifeboat lays out a backup inside a restic snapshot: paths and tags.
+//!
+//! A snapshot of source `SOURCE` of app `APP` holds its payload under `/APP/SOURCE/`
+//! (a dump file, or the directory tree of a `files` source) and the manifest at
+//! [`MANIFEST_PATH`]. The manifest sorts after every payload path, so the archiver
+//! reads it last: it is written only once the payload is known to be complete, and a
+//! snapshot without it is not a backup.
+
+/// Where the manifest lives in every lifeboat snapshot. `~` sorts after every
+/// character allowed in app names, so the manifest is the last entry archived.
+pub const MANIFEST_PATH: &str = "/~lifeboat/manifest.json";
+
+/// Tag every lifeboat snapshot carries.
+pub const TAG_LIFEBOAT: &str = "lifeboat";
+/// Tag of a safety backup taken just before a restore overwrote a target.
+pub const TAG_PRE_RESTORE: &str = "pre-restore";
+
+/// Directory in the snapshot tree that holds the payload of `app/source`.
+pub fn payload_root(app: &str, source: &str) -> String {
+    format!("/{app}/{source}")
+}
+
+/// The tags of a snapshot of `app/source` taken in run `run_id`.
+pub fn tags(app: &str, source: &str, kind: &str, run_id: &str) -> Vec<String> {
+    vec![
+        TAG_LIFEBOAT.to_string(),
+        format!("app={app}"),
+        format!("source={source}"),
+        format!("kind={kind}"),
+        format!("run={run_id}"),
+    ]
+}
+
+/// The value of a `key=value` tag, if present.
+pub fn tag_value<'t>(tags: &'t [String], key: &str) -> Option<&'t str> {
+    tags.iter()
+        .filter_map(|t| t.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+/// Whether a name may be used for an app or a source: it becomes a path component
+/// and a tag value, and must sort before `~` (see [`MANIFEST_PATH`]).
+pub fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A run id from the run's start time (UTC, `YYYYMMDDTHHMMSSZ`) and a few random bits,
+/// so runs from several hosts in the same second stay distinct.
+pub fn run_id(utc_compact: &str, entropy: u16) -> String {
+    format!("{utc_compact}-{entropy:04x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_sort_before_manifest() {
+        for name in ["esp", "3scale", "Z", "a.b-c_d"] {
+            assert!(is_valid_name(name));
+            assert!(format!("/{name}") < "/~lifeboat".to_string());
+        }
+        for bad in ["", "-x", "a/b", "a b", "~x", "ü"] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tags_round_trip() {
+        let tags = tags("esp", "db", "postgres", "r1");
+        assert_eq!(tag_value(&tags, "app"), Some("esp"));
+        assert_eq!(tag_value(&tags, "run"), Some("r1"));
+        assert_eq!(tag_value(&tags, "nope"), None);
+    }
+}

@@ -1,0 +1,15 @@
+//! Pure domain of lifeboat: the configuration model, source selection, manifests,
+//! snapshot naming and secrets. No IO, no clock: time is always an argument.
+
+pub mod layout;
+pub mod manifest;
+pub mod model;
+pub mod secret;
+pub mod selector;
+
+pub use manifest::{Facts, Manifest, TableCount};
+pub use model::{
+    AppSpec, Config, FilesSettings, PostgresSettings, RepositorySpec, SourceKind, SourceSpec,
+};
+pub use secret::Secret;
+pub use selector::{Selector, SelectorError};

@@ -1,0 +1,88 @@
+//! The validated configuration: repository, apps and their sources, as the engine uses them.
+
+use crate::secret::Secret;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub repository: RepositorySpec,
+    pub apps: Vec<AppSpec>,
+}
+
+/// Where backups live and how to open it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepositorySpec {
+    /// As written by the user (local path, `s3://…`, `sftp://…`).
+    pub url: String,
+    pub password: Secret<String>,
+    /// Backend options (endpoint, region, …); values may be secrets, so all are masked.
+    pub options: Vec<(String, Secret<String>)>,
+}
+
+/// One application whose state is backed up together.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppSpec {
+    pub name: String,
+    pub before_backup: Vec<String>,
+    pub after_backup: Vec<String>,
+    pub before_restore: Vec<String>,
+    pub after_restore: Vec<String>,
+    pub sources: Vec<SourceSpec>,
+}
+
+/// One stateful part of an app.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceSpec {
+    pub name: String,
+    pub restore_after: Vec<String>,
+    pub kind: SourceKind,
+}
+
+/// The kind of a source with the settings of that kind.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum SourceKind {
+    Postgres(PostgresSettings),
+    Files(FilesSettings),
+}
+
+impl SourceKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SourceKind::Postgres(_) => "postgres",
+            SourceKind::Files(_) => "files",
+        }
+    }
+}
+
+/// `kind = "postgres"`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostgresSettings {
+    /// `postgres://USER@HOST:PORT/DB`, never with a password in it.
+    pub url: String,
+    pub password: Option<Secret<String>>,
+    pub no_owner: bool,
+    pub jobs: Option<u32>,
+}
+
+/// `kind = "files"`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FilesSettings {
+    pub path: PathBuf,
+    /// gitignore-style globs, relative to `path`.
+    pub exclude: Vec<String>,
+}
+
+impl Config {
+    pub fn app(&self, name: &str) -> Option<&AppSpec> {
+        self.apps.iter().find(|a| a.name == name)
+    }
+}
+
+impl AppSpec {
+    pub fn source(&self, name: &str) -> Option<&SourceSpec> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+}

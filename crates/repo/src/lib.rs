@@ -1,0 +1,18 @@
+//! The one wrapper around `rustic_core`: open or create the restic-format repository,
+//! store a stream or a directory tree with its manifest, list, read back, delete.
+//! No `rustic_core` type appears in this crate's public API.
+
+mod error;
+mod location;
+mod open;
+mod read;
+mod snapshots;
+mod store;
+mod tally;
+
+pub use error::RepoError;
+pub use location::Location;
+pub use open::{Repo, RepoOptions};
+pub use read::RepoReader;
+pub use snapshots::SnapshotInfo;
+pub use store::{PayloadStats, SnapshotMeta, StoredSnapshot, StreamEntry, StreamStats};

@@ -1,0 +1,124 @@
+//! Creating and opening a repository, with the failures an operator must tell apart:
+//! missing, wrong password, unreachable.
+
+use crate::error::engine;
+use crate::{Location, RepoError};
+use lifeboat_core::Secret;
+use rustic_backend::BackendOptions;
+use rustic_core::{
+    ConfigOptions, Credentials, IndexedFullStatus, IndexedIdsStatus, KeyOptions, OpenStatus,
+    Repository, RepositoryBackends, RepositoryOptions,
+};
+use std::collections::BTreeMap;
+
+/// How to reach a repository.
+#[derive(Debug, Clone)]
+pub struct RepoOptions {
+    pub url: String,
+    pub password: Secret<String>,
+    pub options: BTreeMap<String, String>,
+    /// Where rustic keeps its local cache; `None` disables the cache.
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+/// An open repository.
+pub struct Repo {
+    /// `None` only after an indexing step failed and consumed the handle.
+    inner: Option<Repository<OpenStatus>>,
+    pub(crate) url: String,
+}
+
+fn backends(opts: &RepoOptions) -> Result<(RepositoryBackends, Location), RepoError> {
+    let location = Location::parse(&opts.url, &opts.options)?;
+    let backends = BackendOptions::default()
+        .repository(location.repository.clone())
+        .options(location.options.clone())
+        .to_backends()
+        .map_err(|e| RepoError::Location {
+            url: opts.url.clone(),
+            reason: engine(e).to_string(),
+        })?;
+    Ok((backends, location))
+}
+
+fn handle(opts: &RepoOptions) -> Result<Repository<()>, RepoError> {
+    let (backends, _) = backends(opts)?;
+    let mut ropts = RepositoryOptions::default();
+    match &opts.cache_dir {
+        Some(dir) => ropts.cache_dir = Some(dir.clone()),
+        None => ropts.no_cache = true,
+    }
+    Repository::new(&ropts, &backends).map_err(engine)
+}
+
+impl Repo {
+    /// Creates a new repository. Fails if one exists already.
+    pub fn init(opts: &RepoOptions) -> Result<Repo, RepoError> {
+        let repo = handle(opts)?;
+        if repo.config_id().map_err(engine)?.is_some() {
+            return Err(RepoError::AlreadyExists { url: opts.url.clone() });
+        }
+        let creds = Credentials::password(opts.password.expose());
+        let inner = repo
+            .init(&creds, &KeyOptions::default(), &ConfigOptions::default())
+            .map_err(engine)?;
+        Ok(Repo { inner: Some(inner), url: opts.url.clone() })
+    }
+
+    /// Opens an existing repository.
+    pub fn open(opts: &RepoOptions) -> Result<Repo, RepoError> {
+        let repo = handle(opts)?;
+        let exists = repo.config_id().map_err(|e| unreachable_or_engine(&opts.url, e))?;
+        if exists.is_none() {
+            return Err(RepoError::NotFound { url: opts.url.clone() });
+        }
+        let creds = Credentials::password(opts.password.expose());
+        let inner = repo.open(&creds).map_err(|e| {
+            if e.is_incorrect_password() {
+                RepoError::WrongPassword { url: opts.url.clone() }
+            } else {
+                engine(e)
+            }
+        })?;
+        Ok(Repo { inner: Some(inner), url: opts.url.clone() })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub(crate) fn open_repo(&self) -> Result<&Repository<OpenStatus>, RepoError> {
+        self.inner.as_ref().ok_or_else(lost)
+    }
+
+    /// Runs `f` with the index loaded (blob ids and trees), then drops the index again.
+    /// rustic's type states consume the handle, so it is taken and put back.
+    pub(crate) fn with_index<R>(
+        &mut self,
+        f: impl FnOnce(&Repository<IndexedIdsStatus>) -> Result<R, RepoError>,
+    ) -> Result<R, RepoError> {
+        let open = self.inner.take().ok_or_else(lost)?;
+        let indexed = open.to_indexed_ids().map_err(engine)?;
+        let result = f(&indexed);
+        self.inner = Some(indexed.drop_index());
+        result
+    }
+
+    /// Loads the full index (needed to read data), consuming the handle.
+    pub(crate) fn into_full(self) -> Result<(Repository<IndexedFullStatus>, String), RepoError> {
+        let open = self.inner.ok_or_else(lost)?;
+        Ok((open.to_indexed().map_err(engine)?, self.url))
+    }
+
+    pub(crate) fn from_full(repo: Repository<IndexedFullStatus>, url: String) -> Repo {
+        Repo { inner: Some(repo.drop_index()), url }
+    }
+}
+
+fn lost() -> RepoError {
+    RepoError::Engine("the repository handle was lost after an earlier error".into())
+}
+
+fn unreachable_or_engine(url: &str, e: Box<rustic_core::RusticError>) -> RepoError {
+    RepoError::Engine(format!("cannot read the repository at {url}: {}", engine(e)))
+}

@@ -1,0 +1,92 @@
+//! Listing lifeboat snapshots and deleting them.
+
+use crate::error::engine;
+use crate::{Repo, RepoError};
+use lifeboat_core::layout::{tag_value, MANIFEST_PATH, TAG_LIFEBOAT, TAG_PRE_RESTORE};
+use rustic_core::repofile::SnapshotFile;
+use rustic_core::repofile::SnapshotId;
+use std::path::Path;
+
+/// One lifeboat backup as `list` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SnapshotInfo {
+    pub id: String,
+    pub time: String,
+    #[serde(skip)]
+    pub timestamp: jiff::Timestamp,
+    pub hostname: String,
+    pub app: String,
+    pub source: String,
+    pub kind: String,
+    pub run_id: String,
+    pub pre_restore: bool,
+    /// Bytes of payload processed (before dedup and compression).
+    pub size: u64,
+    /// Bytes this snapshot added to the repository (packed).
+    pub added: u64,
+    pub tags: Vec<String>,
+}
+
+impl SnapshotInfo {
+    fn from_file(snap: &SnapshotFile) -> Self {
+        let tags: Vec<String> = snap.tags.iter().cloned().collect();
+        let tag = |k: &str| tag_value(&tags, k).unwrap_or_default().to_string();
+        Self {
+            id: snap.id.to_string(),
+            time: snap.time.strftime("%Y-%m-%d %H:%M:%S %Z").to_string(),
+            timestamp: snap.time.timestamp(),
+            hostname: snap.hostname.clone(),
+            app: tag("app"),
+            source: tag("source"),
+            kind: tag("kind"),
+            run_id: tag("run"),
+            pre_restore: tags.iter().any(|t| t == TAG_PRE_RESTORE),
+            size: snap.summary.as_ref().map_or(0, |s| s.total_bytes_processed),
+            added: snap.summary.as_ref().map_or(0, |s| s.data_added_packed),
+            tags,
+        }
+    }
+
+    pub fn short_id(&self) -> &str {
+        &self.id[..self.id.len().min(8)]
+    }
+}
+
+impl Repo {
+    /// Every complete lifeboat backup (a snapshot with its manifest), oldest first.
+    /// Snapshots missing their manifest were interrupted between save and clean-up;
+    /// they are skipped with a warning.
+    pub fn list(&mut self) -> Result<Vec<SnapshotInfo>, RepoError> {
+        let snaps = self
+            .open_repo()?
+            .get_matching_snapshots(|s| s.tags.contains(TAG_LIFEBOAT))
+            .map_err(engine)?;
+        if snaps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut infos = self.with_index(|repo| {
+            let mut infos = Vec::new();
+            for snap in &snaps {
+                match repo.node_from_path(snap.tree, Path::new(MANIFEST_PATH)) {
+                    Ok(_) => infos.push(SnapshotInfo::from_file(snap)),
+                    Err(_) => tracing::warn!(snapshot = %snap.id, "snapshot has no manifest: ignored"),
+                }
+            }
+            Ok(infos)
+        })?;
+        infos.sort_by_key(|i| i.timestamp);
+        Ok(infos)
+    }
+
+    /// Deletes snapshots by full id.
+    pub fn delete(&self, ids: &[String]) -> Result<(), RepoError> {
+        let ids: Vec<SnapshotId> = ids
+            .iter()
+            .map(|id| {
+                id.parse::<SnapshotId>()
+                    .map_err(|_| RepoError::SnapshotNotFound(id.clone()))
+            })
+            .collect::<Result<_, _>>()?;
+        self.open_repo()?.delete_snapshots(&ids).map_err(engine)
+    }
+}

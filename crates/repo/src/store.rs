@@ -1,0 +1,318 @@
+//! Storing one backup as one snapshot: payload streams or a directory tree, then the
+//! manifest, which exists only if the payload was read completely (see `tally`).
+
+use crate::error::engine;
+use crate::tally::{ManifestFn, ManifestReader, StreamReader, Tally};
+use crate::{Repo, RepoError};
+use lifeboat_core::layout::MANIFEST_PATH;
+use rustic_core::repofile::{Metadata, Node, NodeType};
+use rustic_core::{
+    BackupOptions, Excludes, LocalSource, LocalSourceFilterOptions, LocalSourceSaveOptions,
+    ParentOptions, ReadSource, ReadSourceEntry, ReadSourceOpen, RusticResult, SnapshotOptions,
+};
+use std::ffi::OsStr;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// What identifies a snapshot before it is taken.
+#[derive(Debug, Clone)]
+pub struct SnapshotMeta {
+    /// Directory in the snapshot holding the payload, e.g. `/esp/db`.
+    pub root: String,
+    pub tags: Vec<String>,
+    pub time: jiff::Zoned,
+}
+
+/// One payload stream (a dump) to store as file `name` under the payload root.
+pub struct StreamEntry {
+    pub name: String,
+    pub reader: Box<dyn Read + Send>,
+    /// Whether to compute its sha256 while storing (costs CPU).
+    pub hash: bool,
+}
+
+/// What was read of one stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamStats {
+    pub name: String,
+    pub bytes: u64,
+    pub sha256: Option<String>,
+}
+
+/// What was read of the whole payload, handed to the manifest producer.
+#[derive(Debug, Clone, Default)]
+pub struct PayloadStats {
+    pub errors: Vec<String>,
+    pub file_count: u64,
+    pub total_bytes: u64,
+    pub streams: Vec<StreamStats>,
+}
+
+/// A snapshot that was saved with its manifest.
+#[derive(Debug, Clone)]
+pub struct StoredSnapshot {
+    pub id: String,
+    pub total_bytes: u64,
+    pub added_bytes: u64,
+}
+
+type Outcome = Arc<Mutex<Option<Result<(), String>>>>;
+
+/// Non-zero size for stream nodes: restic restores a size-0 file node as an empty
+/// file, and the archiver never records a stream's real size. restic and rustic
+/// only special-case 0, so any non-zero value restores the whole content.
+const STREAM_SIZE_PLACEHOLDER: u64 = 1;
+
+fn file_node(name: &str, size: u64) -> Node {
+    let meta = Metadata {
+        mode: Some(0o600),
+        mtime: Some(jiff::Timestamp::now()),
+        size,
+        ..Default::default()
+    };
+    Node::new_node(OsStr::new(name), NodeType::File, meta)
+}
+
+fn manifest_entry(
+    tally: &Arc<Tally>,
+    produce: ManifestFn,
+    outcome: &Outcome,
+) -> ReadSourceEntry<Box<dyn Read + Send>> {
+    let reader = ManifestReader::new(tally.clone(), produce, outcome.clone());
+    ReadSourceEntry {
+        path: PathBuf::from(MANIFEST_PATH),
+        node: file_node("manifest.json", STREAM_SIZE_PLACEHOLDER),
+        open: Some(Box::new(reader)),
+    }
+}
+
+/// Payload streams followed by the manifest.
+struct StreamSource {
+    entries: Mutex<Vec<ReadSourceEntry<Box<dyn Read + Send>>>>,
+}
+
+impl ReadSource for StreamSource {
+    type Open = Box<dyn Read + Send>;
+    type Iter = std::vec::IntoIter<RusticResult<ReadSourceEntry<Self::Open>>>;
+
+    fn size(&self) -> RusticResult<Option<u64>> {
+        Ok(None)
+    }
+
+    fn entries(&self) -> Self::Iter {
+        let mut guard = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::take(&mut *guard).into_iter().map(Ok).collect::<Vec<_>>().into_iter()
+    }
+}
+
+/// A `files` source: rustic's LocalSource, its paths moved under the payload root,
+/// every entry accounted for, then the manifest.
+struct TreeSource {
+    local: LocalSource,
+    accountant: TreeAccountant,
+    manifest: Mutex<Option<ReadSourceEntry<TreeOpen>>>,
+}
+
+enum TreeOpen {
+    File(<LocalSource as ReadSource>::Open, crate::tally::PendingToken, Arc<Tally>, PathBuf),
+    Manifest(Box<dyn Read + Send>),
+}
+
+impl ReadSourceOpen for TreeOpen {
+    type Reader = Box<dyn Read + Send>;
+
+    fn open(self) -> RusticResult<Self::Reader> {
+        match self {
+            TreeOpen::Manifest(r) => Ok(r),
+            TreeOpen::File(open, token, tally, path) => match open.open() {
+                Ok(file) => Ok(Box::new(TrackedFile { file, tally, path, _token: token })),
+                Err(e) => {
+                    tally.error(format!("{}: {}", path.display(), engine(e)));
+                    Err(rustic_core::RusticError::new(
+                        rustic_core::ErrorKind::InputOutput,
+                        "file could not be opened",
+                    ))
+                }
+            },
+        }
+    }
+}
+
+/// A file being read for a `files` backup; read errors fail the backup.
+struct TrackedFile {
+    file: std::fs::File,
+    tally: Arc<Tally>,
+    path: PathBuf,
+    _token: crate::tally::PendingToken,
+}
+
+impl Read for TrackedFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.file.read(buf).inspect_err(|e| {
+            self.tally.error(format!("{}: {e}", self.path.display()));
+        })
+    }
+}
+
+type TreeItem = RusticResult<ReadSourceEntry<TreeOpen>>;
+type LocalItem = RusticResult<ReadSourceEntry<<LocalSource as ReadSource>::Open>>;
+
+impl ReadSource for TreeSource {
+    type Open = TreeOpen;
+    type Iter = Box<dyn Iterator<Item = TreeItem> + Send>;
+
+    fn size(&self) -> RusticResult<Option<u64>> {
+        Ok(None)
+    }
+
+    fn entries(&self) -> Self::Iter {
+        let accountant = self.accountant.clone();
+        let manifest = self.manifest.lock().unwrap_or_else(PoisonError::into_inner).take();
+        Box::new(
+            self.local
+                .entries()
+                .map(move |item| accountant.account(item))
+                .chain(manifest.map(Ok)),
+        )
+    }
+}
+
+/// Moves entries under the payload root and records them in the tally. Owned by the
+/// entry iterator, which must be `'static`.
+#[derive(Clone)]
+struct TreeAccountant {
+    dir: PathBuf,
+    root: PathBuf,
+    tally: Arc<Tally>,
+}
+
+impl TreeAccountant {
+    fn account(&self, item: LocalItem) -> TreeItem {
+        let entry = item.inspect_err(|e| self.tally.error(e.display_log()))?;
+        let rel = entry.path.strip_prefix(&self.dir).unwrap_or(&entry.path);
+        let path = self.root.join(rel);
+        if entry.node.is_file() {
+            self.tally.with(|s| {
+                s.file_count += 1;
+                s.total_bytes += entry.node.meta.size;
+            });
+        }
+        let open = entry.open.map(|o| {
+            TreeOpen::File(o, self.tally.token(), self.tally.clone(), entry.path.clone())
+        });
+        Ok(ReadSourceEntry { path, node: entry.node, open })
+    }
+}
+
+impl Repo {
+    /// Stores payload streams plus the manifest `produce` returns once every stream was
+    /// read to its end. Any failure leaves no snapshot behind.
+    pub fn store_streams(
+        &mut self,
+        meta: &SnapshotMeta,
+        streams: Vec<StreamEntry>,
+        produce: ManifestFn,
+    ) -> Result<StoredSnapshot, RepoError> {
+        let tally = Arc::new(Tally::default());
+        let outcome = Outcome::default();
+        let mut entries: Vec<_> = streams
+            .into_iter()
+            .map(|s| {
+                let reader = StreamReader::new(s.name.clone(), s.reader, s.hash, &tally);
+                ReadSourceEntry {
+                    path: Path::new(&meta.root).join(&s.name),
+                    node: file_node(&s.name, STREAM_SIZE_PLACEHOLDER),
+                    open: Some(Box::new(reader) as Box<dyn Read + Send>),
+                }
+            })
+            .collect();
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        entries.push(manifest_entry(&tally, produce, &outcome));
+        let source = StreamSource { entries: Mutex::new(entries) };
+        // Streams carry no metadata a parent could match on: never use a parent, or
+        // the archiver silently keeps the previous content.
+        let opts = BackupOptions::default().parent_opts(ParentOptions::default().force(true));
+        self.archive(meta, &opts, &source, &outcome)
+    }
+
+    /// Stores the directory tree `dir` (minus `exclude` globs, gitignore-style) plus the
+    /// manifest. Unreadable entries fail the backup.
+    pub fn store_tree(
+        &mut self,
+        meta: &SnapshotMeta,
+        dir: &Path,
+        exclude: &[String],
+        produce: ManifestFn,
+    ) -> Result<StoredSnapshot, RepoError> {
+        let tally = Arc::new(Tally::default());
+        let outcome = Outcome::default();
+        let mut excludes = Excludes::default();
+        // rustic's globs are ignore-crate overrides: a leading `!` excludes.
+        excludes.globs = exclude.iter().map(|g| format!("!{g}")).collect();
+        let local = LocalSource::new(
+            LocalSourceSaveOptions::default(),
+            &excludes,
+            &LocalSourceFilterOptions::default(),
+            &[dir],
+        )
+        .map_err(engine)?;
+        let manifest = manifest_entry(&tally, produce, &outcome);
+        let source = TreeSource {
+            local,
+            accountant: TreeAccountant {
+                dir: dir.to_path_buf(),
+                root: PathBuf::from(&meta.root),
+                tally,
+            },
+            manifest: Mutex::new(Some(ReadSourceEntry {
+                path: manifest.path,
+                node: manifest.node,
+                open: manifest.open.map(TreeOpen::Manifest),
+            })),
+        };
+        self.archive(meta, &BackupOptions::default(), &source, &outcome)
+    }
+
+    fn archive<R>(
+        &mut self,
+        meta: &SnapshotMeta,
+        opts: &BackupOptions,
+        source: &R,
+        outcome: &Outcome,
+    ) -> Result<StoredSnapshot, RepoError>
+    where
+        R: ReadSource + 'static,
+        R::Open: Send,
+        R::Iter: Send,
+    {
+        let snap = snapshot_file(meta)?;
+        let saved = self.with_index(|repo| {
+            repo.archive(opts, source, snap, &[PathBuf::from(&meta.root)]).map_err(engine)
+        })?;
+        let result = outcome.lock().unwrap_or_else(PoisonError::into_inner).take();
+        match result {
+            Some(Ok(())) => Ok(StoredSnapshot {
+                id: saved.id.to_string(),
+                total_bytes: saved.summary.as_ref().map_or(0, |s| s.total_bytes_processed),
+                added_bytes: saved.summary.as_ref().map_or(0, |s| s.data_added_packed),
+            }),
+            failed => {
+                self.open_repo()?.delete_snapshots(&[saved.id]).map_err(engine)?;
+                let why = match failed {
+                    Some(Err(message)) => message,
+                    _ => "the payload was not stored completely".to_string(),
+                };
+                Err(RepoError::Incomplete(why))
+            }
+        }
+    }
+}
+
+fn snapshot_file(meta: &SnapshotMeta) -> Result<rustic_core::repofile::SnapshotFile, RepoError> {
+    let mut opts = SnapshotOptions::default().time(meta.time.clone());
+    for tag in &meta.tags {
+        opts = opts.add_tags(tag).map_err(engine)?;
+    }
+    opts.to_snapshot().map_err(engine)
+}

@@ -1,0 +1,12 @@
+//! The `postgres` kind: `pg_dump --format=custom` from an exported snapshot, exact row
+//! counts from that same snapshot, and `pg_restore --clean --if-exists`.
+
+mod backup;
+mod conn;
+mod restore;
+mod tools;
+
+pub use backup::{start_backup, PgBackup, PgBackupResult};
+pub use conn::PgTarget;
+pub use restore::{prepare_target, start_restore, PgRestore, TargetState};
+pub use tools::{find_tool, PgTool};

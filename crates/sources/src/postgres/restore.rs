@@ -1,0 +1,94 @@
+//! Restoring a custom-format dump with `pg_restore --clean --if-exists`, creating the
+//! database when missing.
+
+use super::backup::server_major;
+use super::conn::{describe, quote_ident, PgTarget};
+use super::tools::find_tool;
+use crate::process::{Pipes, Running};
+use crate::SourceError;
+use std::io::Write;
+use std::process::Command;
+
+/// What a restore would overwrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetState {
+    Missing,
+    Empty,
+    HoldsData,
+}
+
+/// Relations a user put there: anything outside the system schemas.
+const USER_RELATIONS_SQL: &str = "SELECT count(*) FROM pg_class c \
+    JOIN pg_namespace n ON n.oid = c.relnamespace \
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
+    AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'";
+
+fn maintenance(target: &PgTarget) -> Result<postgres::Client, SourceError> {
+    target.with_db("postgres").connect().or_else(|_| target.with_db("template1").connect())
+}
+
+/// Finds out whether the target database exists and holds data.
+pub fn prepare_target(target: &PgTarget) -> Result<TargetState, SourceError> {
+    let mut admin = maintenance(target)?;
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&target.dbname])
+        .map_err(|e| SourceError::Query(describe(&e)))?
+        .is_some();
+    if !exists {
+        return Ok(TargetState::Missing);
+    }
+    let mut client = target.connect()?;
+    let n: i64 = client
+        .query_one(USER_RELATIONS_SQL, &[])
+        .map_err(|e| SourceError::Query(describe(&e)))?
+        .get(0);
+    Ok(if n > 0 { TargetState::HoldsData } else { TargetState::Empty })
+}
+
+fn create_database(target: &PgTarget) -> Result<(), SourceError> {
+    let mut admin = maintenance(target)?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&target.dbname)))
+        .map_err(|e| SourceError::Query(format!("creating database {}: {}", target.dbname, describe(&e))))
+}
+
+/// A restore in progress: write the dump into `input`, then call [`PgRestore::finish`].
+pub struct PgRestore {
+    running: Running,
+    _passfile: Option<tempfile::TempDir>,
+    pub tool_version: String,
+}
+
+/// Starts `pg_restore` into `target`, creating the database first when `state` says
+/// it is missing.
+pub fn start_restore(target: &PgTarget, state: TargetState, no_owner: bool) -> Result<PgRestore, SourceError> {
+    if state == TargetState::Missing {
+        create_database(target)?;
+    }
+    let (major, _) = server_major(&mut target.connect()?)?;
+    let tool = find_tool("pg_restore", major)?;
+    let mut cmd = Command::new(&tool.path);
+    cmd.args(["--clean", "--if-exists", "--dbname", &target.dbname]);
+    if no_owner {
+        cmd.args(["--no-owner", "--no-acl"]);
+    }
+    let passfile = target.configure(&mut cmd)?;
+    let running = Running::spawn("pg_restore", &mut cmd, Pipes::Stdin)?;
+    Ok(PgRestore { running, _passfile: passfile, tool_version: tool.version })
+}
+
+impl PgRestore {
+    /// Where the dump goes.
+    pub fn input(&mut self) -> Result<Box<dyn Write + Send>, SourceError> {
+        let stdin = self
+            .running
+            .take_stdin()
+            .ok_or_else(|| SourceError::Invalid("pg_restore has no stdin".into()))?;
+        Ok(Box::new(stdin))
+    }
+
+    /// Waits for pg_restore; its stderr tail explains a failure.
+    pub fn finish(self) -> Result<(), SourceError> {
+        self.running.finish().map(drop)
+    }
+}
