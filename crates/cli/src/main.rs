@@ -1,1 +1,88 @@
-fn main() {}
+//! The `lifeboat` binary: parses arguments, loads the configuration, wires the
+//! repository and sources together, prints results and maps errors to exit codes.
+
+mod commands;
+mod config;
+mod exit;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "lifeboat", version, about = "Back up and restore the stateful parts of server applications")]
+struct Cli {
+    /// Configuration file (default: $LIFEBOAT_CONFIG, else ./lifeboat.toml)
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Machine-readable output on stdout
+    #[arg(long, global = true)]
+    json: bool,
+    /// Only errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// More detail on stderr
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the repository
+    Init,
+    /// Run one backup cycle now for the given apps/sources (all when none)
+    Backup(commands::backup::BackupArgs),
+    /// List backups
+    List(commands::list::ListArgs),
+    /// Print the resolved configuration with secrets masked
+    Config(commands::config::ConfigArgs),
+    /// Restore a source from a backup
+    Restore(commands::restore::RestoreArgs),
+    /// Write a stored dump to stdout
+    Dump(commands::dump::DumpArgs),
+}
+
+/// What every command gets.
+pub struct Ctx {
+    pub config_path: PathBuf,
+    pub json: bool,
+    pub quiet: bool,
+}
+
+fn init_logging(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    // opendal logs expected NotFound probes as warnings; rustic narrates at info.
+    let filter = format!("{level},opendal::services=error,rustic_core=warn,rustic_backend=warn");
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| filter.into()))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let ctx = Ctx { config_path: config::locate(cli.config.as_deref()), json: cli.json, quiet: cli.quiet };
+    let result = match cli.command {
+        Command::Init => commands::init::run(&ctx),
+        Command::Backup(args) => commands::backup::run(&ctx, args),
+        Command::List(args) => commands::list::run(&ctx, args),
+        Command::Config(args) => commands::config::run(&ctx, args),
+        Command::Restore(args) => commands::restore::run(&ctx, args),
+        Command::Dump(args) => commands::dump::run(&ctx, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => exit::report(&err),
+    }
+}

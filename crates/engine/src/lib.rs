@@ -1,1 +1,12 @@
-//! placeholder
+//! Use cases of lifeboat over the repository and the source adapters: a backup run
+//! (hooks → dumps → store), restores with their safety rules, dumps and listings.
+
+pub mod backup;
+pub mod dump;
+pub mod error;
+pub mod restore;
+pub mod select;
+
+pub use backup::{backup_source, run_backup, BackupReport, Purpose, SourceReport};
+pub use error::EngineError;
+pub use restore::{restore_source, RestoreOptions, RestoreReport};

@@ -104,18 +104,18 @@ impl Repo {
         result
     }
 
-    /// Loads the full index (needed to read data), consuming the handle.
-    pub(crate) fn into_full(self) -> Result<(Repository<IndexedFullStatus>, String), RepoError> {
-        let open = self.inner.ok_or_else(lost)?;
-        Ok((open.to_indexed().map_err(engine)?, self.url))
+    /// Loads the full index (needed to read data), taking the handle.
+    pub(crate) fn take_full(&mut self) -> Result<Repository<IndexedFullStatus>, RepoError> {
+        let open = self.inner.take().ok_or_else(lost)?;
+        open.to_indexed().map_err(engine)
     }
 
-    pub(crate) fn from_full(repo: Repository<IndexedFullStatus>, url: String) -> Repo {
-        Repo { inner: Some(repo.drop_index()), url }
+    pub(crate) fn put_back(&mut self, repo: Repository<IndexedFullStatus>) {
+        self.inner = Some(repo.drop_index());
     }
 }
 
-fn lost() -> RepoError {
+pub(crate) fn lost() -> RepoError {
     RepoError::Engine("the repository handle was lost after an earlier error".into())
 }
 

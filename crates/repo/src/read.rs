@@ -9,28 +9,36 @@ use rustic_core::{IndexedFullStatus, LocalDestination, LsOptions, Repository, Re
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-/// A repository with its full index loaded, for reading data.
-pub struct RepoReader {
-    inner: Repository<IndexedFullStatus>,
-    url: String,
+/// The repository with its full index loaded, for reading data. Dropping it gives
+/// the plain handle back to its [`Repo`].
+pub struct RepoReader<'r> {
+    home: &'r mut Repo,
+    inner: Option<Repository<IndexedFullStatus>>,
 }
 
 impl Repo {
     /// Loads the full index so that data can be read.
-    pub fn into_reader(self) -> Result<RepoReader, RepoError> {
-        let (inner, url) = self.into_full()?;
-        Ok(RepoReader { inner, url })
+    pub fn reader(&mut self) -> Result<RepoReader<'_>, RepoError> {
+        let full = self.take_full()?;
+        Ok(RepoReader { home: self, inner: Some(full) })
     }
 }
 
-impl RepoReader {
-    /// Back to a plain open repository (drops the index).
-    pub fn into_repo(self) -> Repo {
-        Repo::from_full(self.inner, self.url)
+impl Drop for RepoReader<'_> {
+    fn drop(&mut self) {
+        if let Some(full) = self.inner.take() {
+            self.home.put_back(full);
+        }
+    }
+}
+
+impl RepoReader<'_> {
+    fn full(&self) -> Result<&Repository<IndexedFullStatus>, RepoError> {
+        self.inner.as_ref().ok_or_else(crate::open::lost)
     }
 
     fn snapshot(&self, id: &str) -> Result<SnapshotFile, RepoError> {
-        self.inner
+        self.full()?
             .get_snapshot_from_str(id, |_| true)
             .map_err(|_| RepoError::SnapshotNotFound(id.to_string()))
     }
@@ -38,11 +46,11 @@ impl RepoReader {
     fn dump_path(&self, id: &str, path: &str, out: &mut dyn Write) -> Result<(), RepoError> {
         let snap = self.snapshot(id)?;
         let node = self
-            .inner
+            .full()?
             .node_from_path(snap.tree, Path::new(path))
             .map_err(|_| RepoError::Incomplete(format!("snapshot {id} holds no {path}")))?;
         let mut out = BufWriter::with_capacity(1 << 20, out);
-        self.inner.dump(&node, &mut out).map_err(engine)?;
+        self.full()?.dump(&node, &mut out).map_err(engine)?;
         out.flush().map_err(|source| RepoError::Io { context: "writing the dump".into(), source })
     }
 
@@ -63,18 +71,17 @@ impl RepoReader {
     /// modes, owners, times and symlinks; with `delete`, removes what the backup lacks.
     pub fn restore_tree(&self, id: &str, root: &str, target: &Path, delete: bool) -> Result<(), RepoError> {
         let snap = self.snapshot(id)?;
-        let node = self.inner.node_from_path(snap.tree, Path::new(root)).map_err(engine)?;
+        let node = self.full()?.node_from_path(snap.tree, Path::new(root)).map_err(engine)?;
         let ls = LsOptions::default();
         let mut opts = RestoreOptions::default();
         opts.delete = delete;
         let dest_str = format!("{}/", target.display());
         let dest = LocalDestination::new(&dest_str, true, !node.is_dir()).map_err(engine)?;
-        let plan = self
-            .inner
-            .prepare_restore(&opts, self.inner.ls(&node, &ls).map_err(engine)?, &dest, false)
+        let repo = self.full()?;
+        let plan = repo
+            .prepare_restore(&opts, repo.ls(&node, &ls).map_err(engine)?, &dest, false)
             .map_err(engine)?;
-        self.inner
-            .restore(plan, &opts, self.inner.ls(&node, &ls).map_err(engine)?, &dest)
+        repo.restore(plan, &opts, repo.ls(&node, &ls).map_err(engine)?, &dest)
             .map_err(engine)
     }
 }

@@ -1,0 +1,63 @@
+//! `lifeboat backup [SPEC…]`: one backup cycle now.
+
+use crate::output::{bytes, millis};
+use crate::Ctx;
+use lifeboat_core::{AppSpec, SourceSpec};
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// APP or APP/SOURCE (all when none)
+    specs: Vec<String>,
+}
+
+/// Groups selected sources per app, keeping config order.
+fn per_app<'c>(pairs: Vec<(&'c AppSpec, &'c SourceSpec)>) -> Vec<(&'c AppSpec, Vec<&'c SourceSpec>)> {
+    let mut groups: Vec<(&AppSpec, Vec<&SourceSpec>)> = Vec::new();
+    for (app, source) in pairs {
+        match groups.iter_mut().find(|(a, _)| a.name == app.name) {
+            Some((_, sources)) => sources.push(source),
+            None => groups.push((app, vec![source])),
+        }
+    }
+    groups
+}
+
+pub fn run(ctx: &Ctx, args: BackupArgs) -> anyhow::Result<ExitCode> {
+    let loaded = super::load_config(ctx)?;
+    let selected = per_app(super::selected(&loaded.config, &args.specs)?);
+    let mut repo = super::open_repo(&loaded.config)?;
+    let now = super::now();
+    let run_id = super::new_run_id(&now);
+    let report = lifeboat_engine::run_backup(&mut repo, &selected, &run_id, &now)?;
+    if ctx.json {
+        crate::output::json(&report)?;
+    } else {
+        print_report(&report, ctx.quiet);
+    }
+    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(crate::exit::FAILED) })
+}
+
+fn print_report(report: &lifeboat_engine::BackupReport, quiet: bool) {
+    for s in &report.sources {
+        let spec = format!("{}/{}", s.app, s.source);
+        match (&s.snapshot, &s.error) {
+            (Some(id), None) if !quiet => println!(
+                "{spec}: ok  snapshot {}  size {}  added {}  {}",
+                &id[..8.min(id.len())],
+                bytes(s.size),
+                bytes(s.added),
+                millis(s.duration_ms)
+            ),
+            (_, Some(error)) => eprintln!("{spec}: FAILED: {error}"),
+            _ => {}
+        }
+    }
+    for e in &report.errors {
+        eprintln!("hook FAILED: {e}");
+    }
+    let failed = report.sources.iter().filter(|s| !s.ok).count();
+    if !quiet {
+        println!("run {}: {} ok, {failed} failed", report.run_id, report.sources.len() - failed);
+    }
+}

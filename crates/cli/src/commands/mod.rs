@@ -1,0 +1,70 @@
+//! One module per command; this one holds what they share: loading the
+//! configuration, opening the repository, choosing sources, naming runs.
+
+pub mod backup;
+pub mod config;
+pub mod dump;
+pub mod init;
+pub mod list;
+pub mod restore;
+
+use crate::config::Loaded;
+use crate::Ctx;
+use lifeboat_core::selector::select;
+use lifeboat_core::{AppSpec, Config, Selector, SourceSpec};
+use lifeboat_repo::{Repo, RepoOptions};
+use std::path::PathBuf;
+
+/// Loads and validates the configuration, printing its warnings.
+pub fn load_config(ctx: &Ctx) -> anyhow::Result<Loaded> {
+    let loaded = crate::config::load(&ctx.config_path)?;
+    if !ctx.quiet {
+        for w in &loaded.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    Ok(loaded)
+}
+
+fn cache_dir(url: &str) -> Option<PathBuf> {
+    // A local repository needs no cache; remote ones get rustic's cache under ours.
+    if !url.contains("://") {
+        return None;
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("lifeboat"))
+}
+
+pub fn repo_options(config: &Config) -> RepoOptions {
+    let r = &config.repository;
+    RepoOptions {
+        url: r.url.clone(),
+        password: r.password.clone(),
+        options: r.options.iter().map(|(k, v)| (k.clone(), v.expose().clone())).collect(),
+        cache_dir: cache_dir(&r.url),
+    }
+}
+
+pub fn open_repo(config: &Config) -> anyhow::Result<Repo> {
+    Ok(Repo::open(&repo_options(config))?)
+}
+
+/// Parses spec strings and resolves them against the configuration.
+pub fn selected<'c>(config: &'c Config, specs: &[String]) -> anyhow::Result<Vec<(&'c AppSpec, &'c SourceSpec)>> {
+    let selectors = specs.iter().map(|s| Selector::parse(s)).collect::<Result<Vec<_>, _>>()?;
+    Ok(select(config, &selectors)?)
+}
+
+/// The current time in UTC.
+pub fn now() -> jiff::Zoned {
+    jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC)
+}
+
+/// A fresh run id: start time plus a few bits that differ between processes.
+pub fn new_run_id(now: &jiff::Zoned) -> String {
+    let nanos = now.timestamp().subsec_nanosecond().unsigned_abs();
+    let entropy = (nanos ^ std::process::id().rotate_left(7)) as u16;
+    lifeboat_core::layout::run_id(&now.strftime("%Y%m%dT%H%M%SZ").to_string(), entropy)
+}

@@ -1,0 +1,75 @@
+//! `lifeboat restore SPEC …`: restore one source (whole apps come with restore plans).
+
+use crate::exit::UsageError;
+use crate::Ctx;
+use lifeboat_engine::{RestoreOptions, RestoreReport};
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// APP/SOURCE
+    spec: String,
+    /// Snapshot id (prefix) or `latest`
+    #[arg(long, default_value = "latest")]
+    snapshot: String,
+    /// Restore into another target (a postgres URL, a directory)
+    #[arg(long, value_name = "TARGET")]
+    to: Option<String>,
+    /// Overwrite a target that holds data (after a safety backup)
+    #[arg(long)]
+    force: bool,
+    /// Skip the safety backup of the target
+    #[arg(long)]
+    no_safety_backup: bool,
+    /// files: remove files that are not in the backup
+    #[arg(long)]
+    delete: bool,
+    /// Empty the target first (files: same as --delete; postgres always cleans)
+    #[arg(long)]
+    clean: bool,
+    /// Print what would happen and change nothing
+    #[arg(long)]
+    plan: bool,
+}
+
+pub fn run(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<ExitCode> {
+    let loaded = super::load_config(ctx)?;
+    let pairs = super::selected(&loaded.config, std::slice::from_ref(&args.spec))?;
+    let [(app, source)] = pairs[..] else {
+        return Err(UsageError(format!(
+            "`{}` names {} sources; this version restores one APP/SOURCE at a time",
+            args.spec,
+            pairs.len()
+        ))
+        .into());
+    };
+    let opts = RestoreOptions {
+        snapshot: args.snapshot,
+        to: args.to,
+        force: args.force,
+        no_safety_backup: args.no_safety_backup,
+        delete: args.delete || args.clean,
+        plan_only: args.plan,
+    };
+    let mut repo = super::open_repo(&loaded.config)?;
+    let now = super::now();
+    let run_id = super::new_run_id(&now);
+    let report = lifeboat_engine::restore_source(&mut repo, app, source, &opts, &run_id, &now)?;
+    if ctx.json {
+        crate::output::json(&report)?;
+    } else if !ctx.quiet {
+        print_report(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(r: &RestoreReport) {
+    let verb = if r.done { "restored" } else { "plan for" };
+    println!("{verb} {}/{} from snapshot {} ({}) into {}", r.app, r.source, &r.snapshot[..8.min(r.snapshot.len())], r.snapshot_time, r.target);
+    for step in &r.steps {
+        println!("  - {step}");
+    }
+    if let Some(id) = &r.safety_snapshot {
+        println!("safety backup of the previous state: snapshot {}", &id[..8.min(id.len())]);
+    }
+}

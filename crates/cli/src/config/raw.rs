@@ -1,0 +1,142 @@
+//! The configuration file as written: serde structs that reject unknown keys and
+//! remember where each value stands. Never used beyond validation.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+type S<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub repository: S<RawRepository>,
+    #[serde(default)]
+    pub defaults: Option<S<RawDefaults>>,
+    #[serde(default)]
+    pub copy_to: Vec<S<RawCopyTo>>,
+    #[serde(default)]
+    pub app: Vec<S<RawApp>>,
+    #[serde(default)]
+    pub notify: Vec<S<RawNotify>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRepository {
+    pub url: S<String>,
+    pub password_env: Option<S<String>>,
+    pub password_file: Option<S<String>>,
+    #[serde(default)]
+    pub options: BTreeMap<String, S<String>>,
+}
+
+// Parsed so that its keys validate; acted on by later versions.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCopyTo {
+    pub name: S<String>,
+    pub url: S<String>,
+    pub password_env: Option<S<String>>,
+    pub password_file: Option<S<String>>,
+    #[serde(default)]
+    pub options: BTreeMap<String, S<String>>,
+}
+
+// Parsed so that its keys validate; acted on by later versions.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    pub schedule: Option<S<String>>,
+    pub every: Option<S<String>>,
+    pub verify_schedule: Option<S<String>>,
+    pub retention: Option<S<RawRetention>>,
+    pub timezone: Option<S<String>>,
+}
+
+// Parsed so that its keys validate; acted on by later versions.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    pub strategy: S<String>,
+    pub keep: Option<S<u32>>,
+    pub daily: Option<S<u32>>,
+    pub weekly: Option<S<u32>>,
+    pub monthly: Option<S<u32>>,
+    pub keep_last: Option<S<u32>>,
+    pub keep_hourly: Option<S<u32>>,
+    pub keep_daily: Option<S<u32>>,
+    pub keep_weekly: Option<S<u32>>,
+    pub keep_monthly: Option<S<u32>>,
+    pub keep_yearly: Option<S<u32>>,
+    pub keep_within: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApp {
+    pub name: S<String>,
+    #[serde(default)]
+    pub before_backup: Vec<String>,
+    #[serde(default)]
+    pub after_backup: Vec<String>,
+    #[serde(default)]
+    pub before_restore: Vec<String>,
+    #[serde(default)]
+    pub after_restore: Vec<String>,
+    pub schedule: Option<S<String>>,
+    pub every: Option<S<String>>,
+    pub verify_schedule: Option<S<String>>,
+    #[allow(dead_code)]
+    pub retention: Option<S<RawRetention>>,
+    #[serde(default)]
+    pub source: Vec<S<RawSource>>,
+}
+
+/// Every key any kind accepts; validation checks which belong to the chosen kind.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub name: S<String>,
+    pub kind: S<String>,
+    #[serde(default)]
+    pub restore_after: Vec<S<String>>,
+    pub schedule: Option<S<String>>,
+    pub retention: Option<S<RawRetention>>,
+    pub verify_sql: Option<S<Vec<String>>>,
+    pub url: Option<S<String>>,
+    pub password_env: Option<S<String>>,
+    pub password_file: Option<S<String>>,
+    pub globals: Option<S<bool>>,
+    pub databases: Option<S<toml::Value>>,
+    pub jobs: Option<S<u32>>,
+    pub no_owner: Option<S<bool>>,
+    pub path: Option<S<String>>,
+    pub exclude: Option<S<Vec<String>>>,
+    pub restore_mode: Option<S<String>>,
+    pub data_dir: Option<S<String>>,
+    pub flush: Option<S<bool>>,
+    pub backup_command: Option<S<String>>,
+    pub restore_command: Option<S<String>>,
+    pub filename: Option<S<String>>,
+    pub endpoint: Option<S<String>>,
+    pub region: Option<S<String>>,
+    pub access_key_env: Option<S<String>>,
+    pub secret_key_env: Option<S<String>>,
+}
+
+// Parsed so that its keys validate; acted on by later versions.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    pub kind: S<String>,
+    pub url: S<String>,
+    pub format: Option<S<String>>,
+    #[serde(default)]
+    pub on: Vec<String>,
+    pub environment: Option<S<String>>,
+}

@@ -1,0 +1,270 @@
+//! Raw configuration → domain model, collecting every error with its position.
+
+use super::raw::{RawApp, RawConfig, RawRepository, RawSource};
+use super::Positions;
+use lifeboat_core::layout::is_valid_name;
+use lifeboat_core::{AppSpec, Config, FilesSettings, PostgresSettings, RepositorySpec, Secret, SourceKind, SourceSpec};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use toml::Spanned;
+
+/// Kinds SPEC.md names that this version cannot back up yet.
+const PLANNED_KINDS: &[&str] = &["mysql", "redis", "sqlite", "command", "bucket"];
+
+struct Validator<'d, 't> {
+    doc: &'d Positions<'t>,
+    errors: Vec<String>,
+    warnings: Vec<String>,
+}
+
+pub(super) fn validate(raw: RawConfig, doc: &Positions<'_>) -> Result<(Config, Vec<String>), Vec<String>> {
+    let mut v = Validator { doc, errors: Vec::new(), warnings: Vec::new() };
+    let repository = v.repository(&raw.repository);
+    for copy in &raw.copy_to {
+        v.unsupported(copy.span(), "copy_to", "offsite copies are not supported by this version yet");
+    }
+    for notify in &raw.notify {
+        v.unsupported(notify.span(), "notify", "notifications are not supported by this version yet");
+    }
+    if let Some(defaults) = &raw.defaults {
+        v.warn(defaults.span(), "defaults", "schedules and retention are not acted on by this version yet");
+    }
+    let apps = v.apps(raw.app);
+    match (repository, v.errors.is_empty()) {
+        (Some(repository), true) => Ok((Config { repository, apps }, v.warnings)),
+        _ => Err(v.errors),
+    }
+}
+
+impl Validator<'_, '_> {
+    fn err(&mut self, span: std::ops::Range<usize>, key: &str, message: impl AsRef<str>) {
+        self.errors.push(self.doc.error(&span, key, message.as_ref()));
+    }
+
+    fn warn(&mut self, span: std::ops::Range<usize>, key: &str, message: &str) {
+        self.warnings.push(self.doc.error(&span, key, message));
+    }
+
+    fn unsupported(&mut self, span: std::ops::Range<usize>, key: &str, message: &str) {
+        self.err(span, key, message);
+    }
+
+    fn repository(&mut self, raw: &Spanned<RawRepository>) -> Option<RepositorySpec> {
+        let repo = raw.get_ref();
+        let password = self.secret("repository", raw.span(), &repo.password_env, &repo.password_file, true)?;
+        if repo.url.get_ref().trim().is_empty() {
+            self.err(repo.url.span(), "repository.url", "must not be empty");
+        }
+        let options = repo
+            .options
+            .iter()
+            .map(|(k, v)| (k.clone(), Secret::new(v.get_ref().clone())))
+            .collect();
+        Some(RepositorySpec { url: repo.url.get_ref().clone(), password: password?, options })
+    }
+
+    /// Reads a secret from `*_env` or `*_file`. `Some(None)` when absent and optional.
+    fn secret(
+        &mut self,
+        table: &str,
+        span: std::ops::Range<usize>,
+        env: &Option<Spanned<String>>,
+        file: &Option<Spanned<String>>,
+        required: bool,
+    ) -> Option<Option<Secret<String>>> {
+        match (env, file) {
+            (Some(_), Some(f)) => {
+                self.err(f.span(), &format!("{table}.password_file"), "give either password_env or password_file, not both");
+                None
+            }
+            (Some(env), None) => match std::env::var(env.get_ref()) {
+                Ok(value) if !value.is_empty() => Some(Some(Secret::new(value))),
+                _ => {
+                    let msg = format!("environment variable {} is not set", env.get_ref());
+                    self.err(env.span(), &format!("{table}.password_env"), msg);
+                    None
+                }
+            },
+            (None, Some(file)) => match std::fs::read_to_string(file.get_ref()) {
+                Ok(value) => Some(Some(Secret::new(value.trim_end_matches(['\n', '\r']).to_string()))),
+                Err(e) => {
+                    let msg = format!("cannot read {}: {e}", file.get_ref());
+                    self.err(file.span(), &format!("{table}.password_file"), msg);
+                    None
+                }
+            },
+            (None, None) if required => {
+                self.err(span, &format!("{table}.password_env"), "a password is required: set password_env or password_file");
+                None
+            }
+            (None, None) => Some(None),
+        }
+    }
+
+    fn name(&mut self, name: &Spanned<String>, key: &str) {
+        if !is_valid_name(name.get_ref()) {
+            let msg = format!("`{}` is not a valid name: use letters, digits, `-`, `_`, `.`, starting with a letter or digit", name.get_ref());
+            self.err(name.span(), key, msg);
+        }
+    }
+
+    fn apps(&mut self, raw: Vec<Spanned<RawApp>>) -> Vec<AppSpec> {
+        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut apps = Vec::new();
+        for app in raw {
+            let span = app.span();
+            let app = app.into_inner();
+            self.name(&app.name, "app.name");
+            if let Some(first) = seen.insert(app.name.get_ref().clone(), self.doc.at(app.name.span().start)) {
+                let msg = format!("duplicate app name `{}` (first defined at {first})", app.name.get_ref());
+                self.err(app.name.span(), "app.name", msg);
+            }
+            if app.source.is_empty() {
+                self.err(span, "app.source", "an app needs at least one [[app.source]]");
+            }
+            for (key, value) in [("schedule", &app.schedule), ("every", &app.every), ("verify_schedule", &app.verify_schedule)] {
+                if let Some(v) = value {
+                    self.warn(v.span(), &format!("app.{key}"), "schedules are not acted on by this version yet");
+                }
+            }
+            let sources = self.sources(app.name.get_ref(), app.source);
+            apps.push(AppSpec {
+                name: app.name.into_inner(),
+                before_backup: app.before_backup,
+                after_backup: app.after_backup,
+                before_restore: app.before_restore,
+                after_restore: app.after_restore,
+                sources,
+            });
+        }
+        apps
+    }
+
+    fn sources(&mut self, app: &str, raw: Vec<Spanned<RawSource>>) -> Vec<SourceSpec> {
+        let names: Vec<String> = raw.iter().map(|s| s.get_ref().name.get_ref().clone()).collect();
+        let mut seen: HashMap<&str, String> = HashMap::new();
+        let mut sources = Vec::new();
+        for (i, source) in raw.iter().enumerate() {
+            let s = source.get_ref();
+            self.name(&s.name, "app.source.name");
+            if let Some(first) = seen.insert(&names[i], self.doc.at(s.name.span().start)) {
+                let msg = format!("duplicate source name `{}` in app `{app}` (first defined at {first})", names[i]);
+                self.err(s.name.span(), "app.source.name", msg);
+            }
+            for dep in &s.restore_after {
+                if !names.contains(dep.get_ref()) || dep.get_ref() == &names[i] {
+                    let msg = format!("`{}` is not another source of app `{app}`", dep.get_ref());
+                    self.err(dep.span(), "app.source.restore_after", msg);
+                }
+            }
+            if let Some(kind) = self.kind(source) {
+                sources.push(SourceSpec {
+                    name: names[i].clone(),
+                    restore_after: s.restore_after.iter().map(|d| d.get_ref().clone()).collect(),
+                    kind,
+                });
+            }
+        }
+        sources
+    }
+
+    fn kind(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
+        let s = source.get_ref();
+        for (key, present) in [("schedule", s.schedule.as_ref().map(Spanned::span)), ("retention", s.retention.as_ref().map(Spanned::span)), ("verify_sql", s.verify_sql.as_ref().map(Spanned::span))] {
+            if let Some(span) = present {
+                self.warn(span, &format!("app.source.{key}"), "not acted on by this version yet");
+            }
+        }
+        match s.kind.get_ref().as_str() {
+            "postgres" => self.postgres(source),
+            "files" => self.files(source),
+            planned if PLANNED_KINDS.contains(&planned) => {
+                let msg = format!("kind `{planned}` is not supported by this version yet (supported: postgres, files)");
+                self.err(s.kind.span(), "app.source.kind", msg);
+                None
+            }
+            other => {
+                let msg = format!("unknown kind `{other}` (expected one of: postgres, mysql, redis, sqlite, files, command, bucket)");
+                self.err(s.kind.span(), "app.source.kind", msg);
+                None
+            }
+        }
+    }
+
+    /// Reports keys that are set but do not belong to the source's kind.
+    fn only_keys(&mut self, s: &RawSource, allowed: &[&str]) {
+        let spans: [(&str, Option<std::ops::Range<usize>>); 19] = [
+            ("url", s.url.as_ref().map(Spanned::span)),
+            ("password_env", s.password_env.as_ref().map(Spanned::span)),
+            ("password_file", s.password_file.as_ref().map(Spanned::span)),
+            ("globals", s.globals.as_ref().map(Spanned::span)),
+            ("databases", s.databases.as_ref().map(Spanned::span)),
+            ("jobs", s.jobs.as_ref().map(Spanned::span)),
+            ("no_owner", s.no_owner.as_ref().map(Spanned::span)),
+            ("path", s.path.as_ref().map(Spanned::span)),
+            ("exclude", s.exclude.as_ref().map(Spanned::span)),
+            ("restore_mode", s.restore_mode.as_ref().map(Spanned::span)),
+            ("data_dir", s.data_dir.as_ref().map(Spanned::span)),
+            ("flush", s.flush.as_ref().map(Spanned::span)),
+            ("backup_command", s.backup_command.as_ref().map(Spanned::span)),
+            ("restore_command", s.restore_command.as_ref().map(Spanned::span)),
+            ("filename", s.filename.as_ref().map(Spanned::span)),
+            ("endpoint", s.endpoint.as_ref().map(Spanned::span)),
+            ("region", s.region.as_ref().map(Spanned::span)),
+            ("access_key_env", s.access_key_env.as_ref().map(Spanned::span)),
+            ("secret_key_env", s.secret_key_env.as_ref().map(Spanned::span)),
+        ];
+        for (key, span) in spans {
+            if let Some(span) = span.filter(|_| !allowed.contains(&key)) {
+                let msg = format!("does not apply to kind `{}`", s.kind.get_ref());
+                self.err(span, &format!("app.source.{key}"), msg);
+            }
+        }
+    }
+
+    fn required<'s>(&mut self, source: &Spanned<RawSource>, value: &'s Option<Spanned<String>>, key: &str) -> Option<&'s Spanned<String>> {
+        if value.is_none() {
+            let msg = format!("kind `{}` needs `{key}`", source.get_ref().kind.get_ref());
+            self.err(source.span(), &format!("app.source.{key}"), msg);
+        }
+        value.as_ref()
+    }
+
+    fn postgres(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
+        let s = source.get_ref();
+        self.only_keys(s, &["url", "password_env", "password_file", "globals", "databases", "jobs", "no_owner"]);
+        for (key, span) in [("globals", s.globals.as_ref().map(Spanned::span)), ("databases", s.databases.as_ref().map(Spanned::span))] {
+            if let Some(span) = span {
+                self.err(span, &format!("app.source.{key}"), "not supported by this version yet");
+            }
+        }
+        let password = self.secret("app.source", source.span(), &s.password_env, &s.password_file, false);
+        let url = self.required(source, &s.url, "url")?;
+        if let Err(e) = lifeboat_sources::postgres::PgTarget::parse(url.get_ref(), None) {
+            self.err(url.span(), "app.source.url", e.to_string());
+            return None;
+        }
+        Some(SourceKind::Postgres(PostgresSettings {
+            url: url.get_ref().clone(),
+            password: password?,
+            no_owner: s.no_owner.as_ref().is_some_and(|b| *b.get_ref()),
+            jobs: s.jobs.as_ref().map(|j| *j.get_ref()),
+        }))
+    }
+
+    fn files(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
+        let s = source.get_ref();
+        self.only_keys(s, &["path", "exclude"]);
+        let path = self.required(source, &s.path, "path")?;
+        let mut dir = PathBuf::from(path.get_ref());
+        if dir.is_relative() {
+            // Relative to the configuration file, not to wherever lifeboat was started.
+            let base = std::path::Path::new(&self.doc.file).parent().map(PathBuf::from).unwrap_or_default();
+            dir = std::path::absolute(base.join(dir)).unwrap_or_default();
+        }
+        Some(SourceKind::Files(FilesSettings {
+            path: dir,
+            exclude: s.exclude.as_ref().map(|e| e.get_ref().clone()).unwrap_or_default(),
+        }))
+    }
+}

@@ -1,0 +1,36 @@
+//! The one place that maps errors to the spec's exit codes: 1 something failed,
+//! 2 usage or configuration, 3 repository.
+
+use crate::config::ConfigError;
+use lifeboat_engine::EngineError;
+use lifeboat_repo::RepoError;
+use std::process::ExitCode;
+
+pub const FAILED: u8 = 1;
+pub const USAGE: u8 = 2;
+pub const REPOSITORY: u8 = 3;
+
+/// A usage error found by a command (bad spec, bad flag combination).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn code_of(err: &anyhow::Error) -> u8 {
+    if err.is::<ConfigError>() || err.is::<UsageError>() || err.is::<lifeboat_core::SelectorError>() {
+        return USAGE;
+    }
+    if let Some(e) = err.downcast_ref::<RepoError>() {
+        return if e.is_repository_problem() { REPOSITORY } else { FAILED };
+    }
+    match err.downcast_ref::<EngineError>() {
+        Some(e) if e.is_repository_problem() => REPOSITORY,
+        Some(EngineError::Usage(_)) => USAGE,
+        _ => FAILED,
+    }
+}
+
+/// Prints the error on stderr and returns its exit code.
+pub fn report(err: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {err:#}");
+    ExitCode::from(code_of(err))
+}

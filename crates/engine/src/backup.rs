@@ -1,0 +1,239 @@
+//! A backup run: per app, `before_backup` hooks, every selected source dumped into
+//! its own snapshot (one run id for all), `after_backup` hooks even after a failure.
+
+use crate::EngineError;
+use lifeboat_core::layout::{self, payload_root, TAG_PRE_RESTORE};
+use lifeboat_core::manifest::MANIFEST_VERSION;
+use lifeboat_core::{AppSpec, Facts, Manifest, SourceKind, SourceSpec};
+use lifeboat_repo::{PayloadStats, Repo, RepoError, SnapshotMeta, StoredSnapshot, StreamEntry};
+use lifeboat_sources::hooks::run_hooks;
+use lifeboat_sources::postgres::{start_backup, PgTarget};
+use serde::Serialize;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+/// Why a snapshot is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A regular backup.
+    Backup,
+    /// The safety copy of a restore target, taken before it is overwritten.
+    PreRestore,
+}
+
+/// The outcome of one source in a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceReport {
+    pub app: String,
+    pub source: String,
+    pub kind: String,
+    pub ok: bool,
+    pub snapshot: Option<String>,
+    pub size: u64,
+    pub added: u64,
+    pub duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The outcome of a whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupReport {
+    pub run_id: String,
+    pub sources: Vec<SourceReport>,
+    /// Hook failures (they fail the run but are not a source's failure).
+    pub errors: Vec<String>,
+}
+
+impl BackupReport {
+    pub fn ok(&self) -> bool {
+        self.errors.is_empty() && self.sources.iter().all(|s| s.ok)
+    }
+}
+
+/// What a backup of one source stored.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub snapshot: StoredSnapshot,
+    pub manifest: Manifest,
+}
+
+/// Runs one backup cycle for `selected` (app, sources) pairs, grouped per app.
+pub fn run_backup(
+    repo: &mut Repo,
+    selected: &[(&AppSpec, Vec<&SourceSpec>)],
+    run_id: &str,
+    now: &jiff::Zoned,
+) -> Result<BackupReport, EngineError> {
+    let mut report = BackupReport { run_id: run_id.to_string(), sources: Vec::new(), errors: Vec::new() };
+    for (app, sources) in selected {
+        let before = run_hooks("before_backup", &app.before_backup);
+        if let Err(e) = &before {
+            report.errors.push(format!("{}: {e}", app.name));
+        }
+        for source in sources {
+            if before.is_err() {
+                report.sources.push(skipped(app, source, "skipped: before_backup hook failed"));
+                continue;
+            }
+            let started = Instant::now();
+            let result = backup_source(repo, app, source, run_id, now, Purpose::Backup);
+            if matches!(&result, Err(e) if e.is_repository_problem()) {
+                let _ = run_hooks("after_backup", &app.after_backup);
+                return result.map(|_| report);
+            }
+            report.sources.push(source_report(app, source, started, result));
+        }
+        if let Err(e) = run_hooks("after_backup", &app.after_backup) {
+            report.errors.push(format!("{}: {e}", app.name));
+        }
+    }
+    Ok(report)
+}
+
+fn skipped(app: &AppSpec, source: &SourceSpec, why: &str) -> SourceReport {
+    SourceReport {
+        app: app.name.clone(),
+        source: source.name.clone(),
+        kind: source.kind.name().to_string(),
+        ok: false,
+        snapshot: None,
+        size: 0,
+        added: 0,
+        duration_ms: 0,
+        error: Some(why.to_string()),
+    }
+}
+
+fn source_report(app: &AppSpec, source: &SourceSpec, started: Instant, result: Result<Stored, EngineError>) -> SourceReport {
+    let mut report = skipped(app, source, "");
+    report.duration_ms = millis(started);
+    match result {
+        Ok(stored) => {
+            report.ok = true;
+            report.error = None;
+            report.snapshot = Some(stored.snapshot.id);
+            report.size = stored.snapshot.total_bytes;
+            report.added = stored.snapshot.added_bytes;
+        }
+        Err(e) => report.error = Some(e.to_string()),
+    }
+    report
+}
+
+fn millis(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Backs up one source into one snapshot. Nothing is stored unless the dump completed.
+pub fn backup_source(
+    repo: &mut Repo,
+    app: &AppSpec,
+    source: &SourceSpec,
+    run_id: &str,
+    now: &jiff::Zoned,
+    purpose: Purpose,
+) -> Result<Stored, EngineError> {
+    let spec = format!("{}/{}", app.name, source.name);
+    let mut tags = layout::tags(&app.name, &source.name, source.kind.name(), run_id);
+    if purpose == Purpose::PreRestore {
+        tags.push(TAG_PRE_RESTORE.to_string());
+    }
+    let meta = SnapshotMeta { root: payload_root(&app.name, &source.name), tags, time: now.clone() };
+    let mut manifest = Manifest {
+        manifest_version: MANIFEST_VERSION,
+        lifeboat_version: env!("CARGO_PKG_VERSION").to_string(),
+        app: app.name.clone(),
+        source: source.name.clone(),
+        kind: source.kind.name().to_string(),
+        run_id: run_id.to_string(),
+        origin: String::new(),
+        files: Vec::new(),
+        tool_versions: Vec::new(),
+        started_at: now.timestamp().to_string(),
+        duration_ms: 0,
+        facts: Facts::default(),
+        purpose: (purpose == Purpose::PreRestore).then(|| TAG_PRE_RESTORE.to_string()),
+    };
+    let started = Instant::now();
+    let slot = ManifestSlot::default();
+    let result = match &source.kind {
+        SourceKind::Postgres(pg) => {
+            let target = PgTarget::parse(&pg.url, pg.password.clone()).map_err(EngineError::source(&spec))?;
+            manifest.origin = target.url();
+            backup_postgres(repo, &meta, &target, slot.producer(manifest, started))
+        }
+        SourceKind::Files(files) => {
+            lifeboat_sources::files::check_readable(&files.path).map_err(EngineError::source(&spec))?;
+            manifest.origin = files.path.display().to_string();
+            // A safety copy keeps everything, excluded paths too: restore --delete may remove them.
+            let exclude = if purpose == Purpose::PreRestore { &[][..] } else { &files.exclude[..] };
+            let produce = slot.producer(manifest, started);
+            repo.store_tree(&meta, &files.path, exclude, Box::new(move |stats| produce(stats, Box::new(Ok))))
+        }
+    };
+    let snapshot = result.map_err(|e| match e {
+        RepoError::Incomplete(why) => EngineError::failed(&spec, why),
+        other => EngineError::Repo(other),
+    })?;
+    let manifest = slot.take().ok_or_else(|| EngineError::failed(&spec, "manifest was not recorded"))?;
+    tracing::info!(spec, snapshot = %snapshot.id, "backup stored");
+    Ok(Stored { snapshot, manifest })
+}
+
+/// Kind-specific completion of a manifest, run once the payload was read: e.g. wait
+/// for the dump tool's exit and add its facts.
+type Complete = Box<dyn FnOnce(Manifest) -> Result<Manifest, String> + Send>;
+
+/// Keeps the manifest that was actually stored, for the caller's report.
+#[derive(Default, Clone)]
+struct ManifestSlot(Arc<Mutex<Option<Manifest>>>);
+
+impl ManifestSlot {
+    fn take(&self) -> Option<Manifest> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    /// A manifest producer: records what was read, lets `complete` add kind-specific
+    /// facts, and keeps the result.
+    fn producer(
+        &self,
+        mut manifest: Manifest,
+        started: Instant,
+    ) -> impl FnOnce(&PayloadStats, Complete) -> Result<Vec<u8>, String> + Send + 'static {
+        let slot = self.clone();
+        move |stats: &PayloadStats, complete: Complete| {
+            manifest.facts.file_count = stats.file_count;
+            manifest.facts.total_bytes = stats.total_bytes;
+            manifest.facts.sha256 = stats
+                .streams
+                .iter()
+                .filter_map(|s| s.sha256.clone().map(|h| (s.name.clone(), h)))
+                .collect();
+            manifest.files = stats.streams.iter().map(|s| s.name.clone()).collect();
+            let mut manifest = complete(manifest)?;
+            manifest.duration_ms = millis(started);
+            let bytes = manifest.to_json();
+            *slot.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(manifest);
+            Ok(bytes)
+        }
+    }
+}
+
+fn backup_postgres(
+    repo: &mut Repo,
+    meta: &SnapshotMeta,
+    target: &PgTarget,
+    produce: impl FnOnce(&PayloadStats, Complete) -> Result<Vec<u8>, String> + Send + 'static,
+) -> Result<StoredSnapshot, RepoError> {
+    let dump = start_backup(target).map_err(|e| RepoError::Incomplete(e.to_string()))?;
+    let (stream, name, finish) = dump.into_parts();
+    let complete: Complete = Box::new(move |mut m| {
+        let result = finish().map_err(|e| e.to_string())?;
+        m.facts.tables = result.tables;
+        m.tool_versions = result.tool_versions;
+        Ok(m)
+    });
+    let entry = StreamEntry { name, reader: stream, hash: false };
+    repo.store_streams(meta, vec![entry], Box::new(move |stats| produce(stats, complete)))
+}

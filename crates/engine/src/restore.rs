@@ -1,0 +1,201 @@
+//! Restoring one source: pick the backup, check the target, refuse to overwrite data
+//! without `--force`, take a safety backup of the target first, then restore.
+
+use crate::backup::{backup_source, Purpose};
+use crate::select::pick;
+use crate::EngineError;
+use lifeboat_core::layout::payload_root;
+use lifeboat_core::{AppSpec, FilesSettings, PostgresSettings, SourceKind, SourceSpec};
+use lifeboat_repo::{Repo, RepoReader};
+use lifeboat_sources::postgres::{prepare_target, start_restore, PgTarget, TargetState};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// What the user asked for.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    /// `latest` or a snapshot id (prefix).
+    pub snapshot: String,
+    /// Another target than the source's own (`--to`).
+    pub to: Option<String>,
+    pub force: bool,
+    pub no_safety_backup: bool,
+    /// files: remove what the backup does not have (`--delete`, `--clean`).
+    pub delete: bool,
+    /// Only say what would happen.
+    pub plan_only: bool,
+}
+
+/// What a restore did (or, with `plan_only`, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreReport {
+    pub app: String,
+    pub source: String,
+    pub snapshot: String,
+    pub snapshot_time: String,
+    pub target: String,
+    pub target_holds_data: bool,
+    pub safety_snapshot: Option<String>,
+    pub steps: Vec<String>,
+    pub done: bool,
+}
+
+/// Restores `app/source` per `opts`. `run_id` and `now` label the safety backup.
+pub fn restore_source(
+    repo: &mut Repo,
+    app: &AppSpec,
+    source: &SourceSpec,
+    opts: &RestoreOptions,
+    run_id: &str,
+    now: &jiff::Zoned,
+) -> Result<RestoreReport, EngineError> {
+    let spec = format!("{}/{}", app.name, source.name);
+    let snapshots = repo.list()?;
+    let chosen = pick(&snapshots, &app.name, &source.name, &opts.snapshot)?.clone();
+    let target = Target::resolve(source, opts.to.as_deref()).map_err(|m| EngineError::failed(&spec, m))?;
+    let holds_data = target.holds_data().map_err(|m| EngineError::failed(&spec, m))?;
+    let mut report = RestoreReport {
+        app: app.name.clone(),
+        source: source.name.clone(),
+        snapshot: chosen.id.clone(),
+        snapshot_time: chosen.time.clone(),
+        target: target.describe(),
+        target_holds_data: holds_data,
+        safety_snapshot: None,
+        steps: Vec::new(),
+        done: false,
+    };
+    let safety = holds_data && !opts.no_safety_backup;
+    report.steps = target.plan(&chosen.short_id().to_string(), holds_data, safety, opts);
+    if opts.plan_only {
+        return Ok(report);
+    }
+    if holds_data && !opts.force {
+        return Err(EngineError::failed(
+            &spec,
+            format!("{} holds data; restoring would overwrite it. Re-run with --force (a safety backup is taken first)", report.target),
+        ));
+    }
+    if safety {
+        let safety_source = SourceSpec { kind: target.as_kind(source), ..source.clone() };
+        let stored = backup_source(repo, app, &safety_source, run_id, now, Purpose::PreRestore)
+            .map_err(|e| EngineError::failed(&spec, format!("safety backup of {} failed, nothing was changed: {e}", report.target)))?;
+        report.safety_snapshot = Some(stored.snapshot.id);
+    }
+    let reader = repo.reader()?;
+    target.restore(&reader, &chosen.id, &payload_root(&app.name, &source.name), opts)
+        .map_err(|m| EngineError::failed(&spec, restore_failure(&report, &m)))?;
+    report.done = true;
+    Ok(report)
+}
+
+fn restore_failure(report: &RestoreReport, message: &str) -> String {
+    let state = match &report.safety_snapshot {
+        Some(id) => format!("{} may be partly restored; its previous state is in safety backup {}", report.target, &id[..8.min(id.len())]),
+        None if report.target_holds_data => format!("{} may be partly restored", report.target),
+        None => format!("{} may hold a partial restore", report.target),
+    };
+    format!("restore failed: {message}; {state}")
+}
+
+/// Where a restore writes.
+enum Target {
+    Postgres { target: PgTarget, settings: PostgresSettings },
+    Files { dir: PathBuf, settings: FilesSettings },
+}
+
+impl Target {
+    fn resolve(source: &SourceSpec, to: Option<&str>) -> Result<Target, String> {
+        match &source.kind {
+            SourceKind::Postgres(pg) => {
+                let url = to.unwrap_or(&pg.url);
+                let target = PgTarget::parse(url, pg.password.clone()).map_err(|e| e.to_string())?;
+                Ok(Target::Postgres { target, settings: pg.clone() })
+            }
+            SourceKind::Files(files) => {
+                let dir = to.map_or_else(|| files.path.clone(), PathBuf::from);
+                Ok(Target::Files { dir, settings: files.clone() })
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Target::Postgres { target, .. } => target.url(),
+            Target::Files { dir, .. } => dir.display().to_string(),
+        }
+    }
+
+    fn holds_data(&self) -> Result<bool, String> {
+        match self {
+            Target::Postgres { target, .. } => prepare_target(target)
+                .map(|s| s == TargetState::HoldsData)
+                .map_err(|e| e.to_string()),
+            Target::Files { dir, .. } => lifeboat_sources::files::holds_data(dir).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The source kind that backs up this target (for the safety backup).
+    fn as_kind(&self, _source: &SourceSpec) -> SourceKind {
+        match self {
+            Target::Postgres { target, settings } => {
+                SourceKind::Postgres(PostgresSettings { url: target.url(), ..settings.clone() })
+            }
+            Target::Files { dir, settings } => {
+                SourceKind::Files(FilesSettings { path: dir.clone(), ..settings.clone() })
+            }
+        }
+    }
+
+    fn plan(&self, snapshot: &str, holds_data: bool, safety: bool, opts: &RestoreOptions) -> Vec<String> {
+        let mut steps = Vec::new();
+        let target = self.describe();
+        if holds_data && !opts.force {
+            steps.push(format!("refuse: {target} holds data and --force was not given"));
+            return steps;
+        }
+        if safety {
+            steps.push(format!("back up {target} as it is now (tag pre-restore)"));
+        }
+        match self {
+            Target::Postgres { target: t, settings } => {
+                if prepare_target(t).is_ok_and(|s| s == TargetState::Missing) {
+                    steps.push(format!("create database {}", t.dbname));
+                }
+                let owner = if settings.no_owner { " --no-owner" } else { "" };
+                steps.push(format!("pg_restore --clean --if-exists{owner} snapshot {snapshot} into {target}"));
+            }
+            Target::Files { .. } => {
+                let delete = if opts.delete { ", deleting files not in the backup" } else { "" };
+                steps.push(format!("restore snapshot {snapshot} into {target}{delete}"));
+            }
+        }
+        steps
+    }
+
+    fn restore(&self, reader: &RepoReader<'_>, id: &str, root: &str, opts: &RestoreOptions) -> Result<(), String> {
+        match self {
+            Target::Postgres { target, settings } => restore_postgres(reader, id, root, target, settings),
+            Target::Files { dir, .. } => reader.restore_tree(id, root, dir, opts.delete).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+fn restore_postgres(
+    reader: &RepoReader<'_>,
+    id: &str,
+    root: &str,
+    target: &PgTarget,
+    settings: &PostgresSettings,
+) -> Result<(), String> {
+    let manifest = reader.manifest(id).map_err(|e| e.to_string())?;
+    let file = manifest.files.first().ok_or("the backup holds no dump file")?;
+    let state = prepare_target(target).map_err(|e| e.to_string())?;
+    let mut restore = start_restore(target, state, settings.no_owner).map_err(|e| e.to_string())?;
+    let mut input = restore.input().map_err(|e| e.to_string())?;
+    let fed = reader.dump(id, root, file, &mut input);
+    drop(input);
+    // pg_restore's own error explains a broken pipe better than the pipe does.
+    restore.finish().map_err(|e| e.to_string())?;
+    fed.map_err(|e| format!("reading the backup: {e}"))
+}
