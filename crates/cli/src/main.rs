@@ -43,6 +43,8 @@ enum Command {
     Restore(commands::restore::RestoreArgs),
     /// Write a stored dump to stdout
     Dump(commands::dump::DumpArgs),
+    /// Check the repository's integrity
+    Check(commands::check::CheckArgs),
 }
 
 /// What every command gets.
@@ -60,10 +62,12 @@ fn init_logging(cli: &Cli) {
         _ => "debug",
     };
     // opendal logs expected NotFound probes as warnings; rustic narrates at info.
-    let filter = format!("{level},opendal::services=error,rustic_core=warn,rustic_backend=warn");
+    // Entry errors that rustic "ignores" are reported by lifeboat itself, once.
+    let filter = format!("{level},opendal::services=error,rustic_core=error,rustic_backend=error");
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| filter.into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .without_time()
         .init();
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Config(args) => commands::config::run(&ctx, args),
         Command::Restore(args) => commands::restore::run(&ctx, args),
         Command::Dump(args) => commands::dump::run(&ctx, args),
+        Command::Check(args) => commands::check::run(&ctx, args),
     };
     match result {
         Ok(code) => code,

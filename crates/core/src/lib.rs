@@ -9,7 +9,7 @@ pub mod selector;
 
 pub use manifest::{Facts, Manifest, TableCount};
 pub use model::{
-    AppSpec, Config, FilesSettings, PostgresSettings, RepositorySpec, SourceKind, SourceSpec,
+    AppSpec, CommandSettings, Config, FilesSettings, PostgresSettings, RepositorySpec, SourceKind, SourceSpec,
 };
 pub use secret::Secret;
 pub use selector::{Selector, SelectorError};

@@ -46,6 +46,7 @@ pub struct SourceSpec {
 pub enum SourceKind {
     Postgres(PostgresSettings),
     Files(FilesSettings),
+    Command(CommandSettings),
 }
 
 impl SourceKind {
@@ -53,6 +54,7 @@ impl SourceKind {
         match self {
             SourceKind::Postgres(_) => "postgres",
             SourceKind::Files(_) => "files",
+            SourceKind::Command(_) => "command",
         }
     }
 }
@@ -73,6 +75,17 @@ pub struct FilesSettings {
     pub path: PathBuf,
     /// gitignore-style globs, relative to `path`.
     pub exclude: Vec<String>,
+}
+
+/// `kind = "command"`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandSettings {
+    /// Run with `sh -c`; its stdout is the backup.
+    pub backup_command: String,
+    /// Run with `sh -c`, fed the backup on stdin.
+    pub restore_command: Option<String>,
+    /// File name of the output in the snapshot.
+    pub filename: String,
 }
 
 impl Config {

@@ -7,7 +7,8 @@ use lifeboat_core::manifest::MANIFEST_VERSION;
 use lifeboat_core::{AppSpec, Facts, Manifest, SourceKind, SourceSpec};
 use lifeboat_repo::{PayloadStats, Repo, RepoError, SnapshotMeta, StoredSnapshot, StreamEntry};
 use lifeboat_sources::hooks::run_hooks;
-use lifeboat_sources::postgres::{start_backup, PgTarget};
+use lifeboat_sources::postgres::{self, PgTarget};
+use lifeboat_sources::{command, Dump};
 use serde::Serialize;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -161,7 +162,17 @@ pub fn backup_source(
         SourceKind::Postgres(pg) => {
             let target = PgTarget::parse(&pg.url, pg.password.clone()).map_err(EngineError::source(&spec))?;
             manifest.origin = target.url();
-            backup_postgres(repo, &meta, &target, slot.producer(manifest, started))
+            let produce = slot.producer(manifest, started);
+            postgres::start_backup(&target)
+                .map(|dump| store_dump(repo, &meta, dump, produce))
+                .map_err(EngineError::source(&spec))?
+        }
+        SourceKind::Command(cmd) => {
+            manifest.origin = "backup_command".to_string();
+            let produce = slot.producer(manifest, started);
+            command::start_backup(&cmd.backup_command, &cmd.filename)
+                .map(|dump| store_dump(repo, &meta, dump, produce))
+                .map_err(EngineError::source(&spec))?
         }
         SourceKind::Files(files) => {
             lifeboat_sources::files::check_readable(&files.path).map_err(EngineError::source(&spec))?;
@@ -220,20 +231,21 @@ impl ManifestSlot {
     }
 }
 
-fn backup_postgres(
+/// Stores a streaming dump; the manifest is written only if the dump's finisher
+/// (child exit status, row counts) succeeds after the stream ended.
+fn store_dump(
     repo: &mut Repo,
     meta: &SnapshotMeta,
-    target: &PgTarget,
+    dump: Dump,
     produce: impl FnOnce(&PayloadStats, Complete) -> Result<Vec<u8>, String> + Send + 'static,
 ) -> Result<StoredSnapshot, RepoError> {
-    let dump = start_backup(target).map_err(|e| RepoError::Incomplete(e.to_string()))?;
-    let (stream, name, finish) = dump.into_parts();
+    let finish = dump.finish;
     let complete: Complete = Box::new(move |mut m| {
-        let result = finish().map_err(|e| e.to_string())?;
-        m.facts.tables = result.tables;
-        m.tool_versions = result.tool_versions;
+        let facts = finish().map_err(|e| e.to_string())?;
+        m.facts.tables = facts.tables;
+        m.tool_versions = facts.tool_versions;
         Ok(m)
     });
-    let entry = StreamEntry { name, reader: stream, hash: false };
+    let entry = StreamEntry { name: dump.name, reader: dump.stream, hash: dump.hash };
     repo.store_streams(meta, vec![entry], Box::new(move |stats| produce(stats, complete)))
 }

@@ -6,13 +6,28 @@ use lifeboat_core::layout::payload_root;
 use lifeboat_repo::Repo;
 use std::io::Write;
 
-/// Writes every payload file of the chosen backup of `app/source` to `out`.
-pub fn dump(repo: &mut Repo, app: &str, source: &str, snapshot: &str, out: &mut dyn Write) -> Result<(), EngineError> {
+/// What `dump` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpWhat {
+    /// The payload, byte for byte.
+    Payload,
+    /// The manifest, as JSON.
+    Manifest,
+}
+
+/// Writes the payload (every payload file, in order) or the manifest of the chosen
+/// backup of `app/source` to `out`.
+pub fn dump(repo: &mut Repo, app: &str, source: &str, snapshot: &str, what: DumpWhat, out: &mut dyn Write) -> Result<(), EngineError> {
     let spec = format!("{app}/{source}");
     let snapshots = repo.list()?;
     let chosen = pick(&snapshots, app, source, snapshot)?.clone();
     let reader = repo.reader()?;
     let manifest = reader.manifest(&chosen.id)?;
+    if what == DumpWhat::Manifest {
+        return out
+            .write_all(&manifest.to_json())
+            .map_err(|e| EngineError::failed(&spec, format!("writing the manifest: {e}")));
+    }
     if manifest.kind == "files" {
         return Err(EngineError::failed(&spec, "a files backup is a directory tree; use `lifeboat restore --to DIR`"));
     }

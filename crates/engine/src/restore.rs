@@ -9,6 +9,7 @@ use lifeboat_core::{AppSpec, FilesSettings, PostgresSettings, SourceKind, Source
 use lifeboat_repo::{Repo, RepoReader};
 use lifeboat_sources::postgres::{prepare_target, start_restore, PgTarget, TargetState};
 use serde::Serialize;
+use std::io::Write;
 use std::path::PathBuf;
 
 /// What the user asked for.
@@ -102,6 +103,8 @@ fn restore_failure(report: &RestoreReport, message: &str) -> String {
 enum Target {
     Postgres { target: PgTarget, settings: PostgresSettings },
     Files { dir: PathBuf, settings: FilesSettings },
+    /// A shell command fed the stream; what it writes to is beyond lifeboat's sight.
+    Command { command: String },
 }
 
 impl Target {
@@ -116,6 +119,12 @@ impl Target {
                 let dir = to.map_or_else(|| files.path.clone(), PathBuf::from);
                 Ok(Target::Files { dir, settings: files.clone() })
             }
+            SourceKind::Command(cmd) => {
+                let command = to.map(str::to_string).or_else(|| cmd.restore_command.clone()).ok_or(
+                    "no restore_command configured; give one with --to 'COMMAND'",
+                )?;
+                Ok(Target::Command { command })
+            }
         }
     }
 
@@ -123,6 +132,7 @@ impl Target {
         match self {
             Target::Postgres { target, .. } => target.url(),
             Target::Files { dir, .. } => dir.display().to_string(),
+            Target::Command { command } => format!("`{command}`"),
         }
     }
 
@@ -132,12 +142,15 @@ impl Target {
                 .map(|s| s == TargetState::HoldsData)
                 .map_err(|e| e.to_string()),
             Target::Files { dir, .. } => lifeboat_sources::files::holds_data(dir).map_err(|e| e.to_string()),
+            // Nothing to inspect: the command decides what it overwrites.
+            Target::Command { .. } => Ok(false),
         }
     }
 
     /// The source kind that backs up this target (for the safety backup).
-    fn as_kind(&self, _source: &SourceSpec) -> SourceKind {
+    fn as_kind(&self, source: &SourceSpec) -> SourceKind {
         match self {
+            Target::Command { .. } => source.kind.clone(),
             Target::Postgres { target, settings } => {
                 SourceKind::Postgres(PostgresSettings { url: target.url(), ..settings.clone() })
             }
@@ -169,6 +182,7 @@ impl Target {
                 let delete = if opts.delete { ", deleting files not in the backup" } else { "" };
                 steps.push(format!("restore snapshot {snapshot} into {target}{delete}"));
             }
+            Target::Command { .. } => steps.push(format!("feed snapshot {snapshot} to {target} on stdin")),
         }
         steps
     }
@@ -177,8 +191,34 @@ impl Target {
         match self {
             Target::Postgres { target, settings } => restore_postgres(reader, id, root, target, settings),
             Target::Files { dir, .. } => reader.restore_tree(id, root, dir, opts.delete).map_err(|e| e.to_string()),
+            Target::Command { command } => restore_command(reader, id, root, command),
         }
     }
+}
+
+/// Feeds every payload file of the backup into a consumer's stdin, then waits for it:
+/// the consumer's own error explains a broken pipe better than the pipe does.
+fn feed(
+    reader: &RepoReader<'_>,
+    id: &str,
+    root: &str,
+    mut input: Box<dyn Write + Send>,
+    finish: impl FnOnce() -> Result<(), lifeboat_sources::SourceError>,
+) -> Result<(), String> {
+    let manifest = reader.manifest(id).map_err(|e| e.to_string())?;
+    if manifest.files.is_empty() {
+        return Err("the backup holds no dump file".into());
+    }
+    let fed = manifest.files.iter().try_for_each(|f| reader.dump(id, root, f, &mut input));
+    drop(input);
+    finish().map_err(|e| e.to_string())?;
+    fed.map_err(|e| format!("reading the backup: {e}"))
+}
+
+fn restore_command(reader: &RepoReader<'_>, id: &str, root: &str, command: &str) -> Result<(), String> {
+    let mut restore = lifeboat_sources::command::start_restore(command).map_err(|e| e.to_string())?;
+    let input = restore.input().map_err(|e| e.to_string())?;
+    feed(reader, id, root, input, || restore.finish())
 }
 
 fn restore_postgres(
@@ -188,14 +228,8 @@ fn restore_postgres(
     target: &PgTarget,
     settings: &PostgresSettings,
 ) -> Result<(), String> {
-    let manifest = reader.manifest(id).map_err(|e| e.to_string())?;
-    let file = manifest.files.first().ok_or("the backup holds no dump file")?;
     let state = prepare_target(target).map_err(|e| e.to_string())?;
     let mut restore = start_restore(target, state, settings.no_owner).map_err(|e| e.to_string())?;
-    let mut input = restore.input().map_err(|e| e.to_string())?;
-    let fed = reader.dump(id, root, file, &mut input);
-    drop(input);
-    // pg_restore's own error explains a broken pipe better than the pipe does.
-    restore.finish().map_err(|e| e.to_string())?;
-    fed.map_err(|e| format!("reading the backup: {e}"))
+    let input = restore.input().map_err(|e| e.to_string())?;
+    feed(reader, id, root, input, || restore.finish())
 }

@@ -2,6 +2,7 @@
 //! store a stream or a directory tree with its manifest, list, read back, delete.
 //! No `rustic_core` type appears in this crate's public API.
 
+mod check;
 mod error;
 mod location;
 mod open;
@@ -10,6 +11,7 @@ mod snapshots;
 mod store;
 mod tally;
 
+pub use check::CheckReport;
 pub use error::RepoError;
 pub use location::Location;
 pub use open::{Repo, RepoOptions};

@@ -248,8 +248,7 @@ impl Repo {
         let tally = Arc::new(Tally::default());
         let outcome = Outcome::default();
         let mut excludes = Excludes::default();
-        // rustic's globs are ignore-crate overrides: a leading `!` excludes.
-        excludes.globs = exclude.iter().map(|g| format!("!{g}")).collect();
+        excludes.globs = exclude.iter().map(|g| override_glob(dir, g)).collect();
         let local = LocalSource::new(
             LocalSourceSaveOptions::default(),
             &excludes,
@@ -306,6 +305,39 @@ impl Repo {
                 Err(RepoError::Incomplete(why))
             }
         }
+    }
+}
+
+/// A gitignore-style exclude pattern relative to `dir` as an ignore-crate override for
+/// rustic, which matches absolute paths: a leading `!` excludes, and patterns that
+/// gitignore anchors (a leading or inner `/`) are anchored at `dir`.
+fn override_glob(dir: &Path, pattern: &str) -> String {
+    let anchored = pattern.trim_end_matches('/').contains('/');
+    if !anchored {
+        return format!("!{pattern}");
+    }
+    let escaped: String = dir
+        .display()
+        .to_string()
+        .chars()
+        .flat_map(|c| if "*?[]{}\\!".contains(c) { vec!['\\', c] } else { vec![c] })
+        .collect();
+    format!("!{}/{}", escaped.trim_end_matches('/'), pattern.trim_start_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::override_glob;
+    use std::path::Path;
+
+    #[test]
+    fn anchors_patterns_like_gitignore() {
+        let dir = Path::new("/srv/data");
+        assert_eq!(override_glob(dir, "log/"), "!log/");
+        assert_eq!(override_glob(dir, "*.tmp"), "!*.tmp");
+        assert_eq!(override_glob(dir, "/log/"), "!/srv/data/log/");
+        assert_eq!(override_glob(dir, "cache/tmp"), "!/srv/data/cache/tmp");
+        assert_eq!(override_glob(Path::new("/a[1]"), "/x"), "!/a\\[1\\]/x");
     }
 }
 

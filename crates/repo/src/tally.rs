@@ -118,10 +118,11 @@ impl StreamReader {
 impl Read for StreamReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut filled = 0;
+        let mut at_end = false;
         while filled < buf.len() {
             match self.read_some(&mut buf[filled..]) {
                 Ok(0) => {
-                    self.finish();
+                    at_end = true;
                     break;
                 }
                 Ok(n) => filled += n,
@@ -135,6 +136,10 @@ impl Read for StreamReader {
             h.update(&buf[..filled]);
         }
         self.bytes += filled as u64;
+        // Only now is every byte counted and hashed.
+        if at_end {
+            self.finish();
+        }
         Ok(filled)
     }
 }

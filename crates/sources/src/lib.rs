@@ -1,10 +1,13 @@
 //! Adapters for each source kind: how to dump it as a stream, how to restore a stream
 //! into it, and which facts to record. They know nothing of the repository.
 
+pub mod command;
+pub mod dump;
 pub mod error;
 pub mod files;
 pub mod hooks;
 pub mod postgres;
 pub mod process;
 
+pub use dump::{Dump, DumpFacts};
 pub use error::SourceError;

@@ -49,7 +49,8 @@ fn print_report(report: &lifeboat_engine::BackupReport, quiet: bool) {
                 bytes(s.added),
                 millis(s.duration_ms)
             ),
-            (_, Some(error)) => eprintln!("{spec}: FAILED: {error}"),
+            // The error names the source already.
+            (_, Some(error)) => eprintln!("FAILED: {error}"),
             _ => {}
         }
     }

@@ -22,9 +22,24 @@ pub fn run(ctx: &Ctx, args: ConfigArgs) -> anyhow::Result<ExitCode> {
         crate::output::json(&loaded.config)?;
     } else {
         // Secret's serde form is `****`, so TOML output cannot leak one.
-        let value = serde_json::to_value(&loaded.config)?;
+        let value = without_nulls(serde_json::to_value(&loaded.config)?);
         println!("# {}", loaded.path.display());
         println!("{}", toml::to_string_pretty(&value)?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// TOML has no null: unset optional values are left out.
+fn without_nulls(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
 }

@@ -2,6 +2,7 @@
 
 use crate::exit::UsageError;
 use crate::Ctx;
+use lifeboat_engine::dump::DumpWhat;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -11,6 +12,9 @@ pub struct DumpArgs {
     /// Snapshot id (prefix) or `latest`
     #[arg(long, default_value = "latest")]
     snapshot: String,
+    /// Write the backup's manifest (JSON) instead of its data
+    #[arg(long)]
+    manifest: bool,
 }
 
 pub fn run(ctx: &Ctx, args: DumpArgs) -> anyhow::Result<ExitCode> {
@@ -22,6 +26,7 @@ pub fn run(ctx: &Ctx, args: DumpArgs) -> anyhow::Result<ExitCode> {
     let mut repo = super::open_repo(&loaded.config)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    lifeboat_engine::dump::dump(&mut repo, &app.name, &source.name, &args.snapshot, &mut out)?;
+    let what = if args.manifest { DumpWhat::Manifest } else { DumpWhat::Payload };
+    lifeboat_engine::dump::dump(&mut repo, &app.name, &source.name, &args.snapshot, what, &mut out)?;
     Ok(ExitCode::SUCCESS)
 }

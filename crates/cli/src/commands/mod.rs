@@ -2,6 +2,7 @@
 //! configuration, opening the repository, choosing sources, naming runs.
 
 pub mod backup;
+pub mod check;
 pub mod config;
 pub mod dump;
 pub mod init;

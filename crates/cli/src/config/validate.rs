@@ -3,13 +3,13 @@
 use super::raw::{RawApp, RawConfig, RawRepository, RawSource};
 use super::Positions;
 use lifeboat_core::layout::is_valid_name;
-use lifeboat_core::{AppSpec, Config, FilesSettings, PostgresSettings, RepositorySpec, Secret, SourceKind, SourceSpec};
+use lifeboat_core::{AppSpec, CommandSettings, Config, FilesSettings, PostgresSettings, RepositorySpec, Secret, SourceKind, SourceSpec};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use toml::Spanned;
 
 /// Kinds SPEC.md names that this version cannot back up yet.
-const PLANNED_KINDS: &[&str] = &["mysql", "redis", "sqlite", "command", "bucket"];
+const PLANNED_KINDS: &[&str] = &["mysql", "redis", "sqlite", "bucket"];
 
 struct Validator<'d, 't> {
     doc: &'d Positions<'t>,
@@ -178,8 +178,9 @@ impl Validator<'_, '_> {
         match s.kind.get_ref().as_str() {
             "postgres" => self.postgres(source),
             "files" => self.files(source),
+            "command" => self.command(source),
             planned if PLANNED_KINDS.contains(&planned) => {
-                let msg = format!("kind `{planned}` is not supported by this version yet (supported: postgres, files)");
+                let msg = format!("kind `{planned}` is not supported by this version yet (supported: postgres, files, command)");
                 self.err(s.kind.span(), "app.source.kind", msg);
                 None
             }
@@ -265,6 +266,26 @@ impl Validator<'_, '_> {
         Some(SourceKind::Files(FilesSettings {
             path: dir,
             exclude: s.exclude.as_ref().map(|e| e.get_ref().clone()).unwrap_or_default(),
+        }))
+    }
+
+    fn command(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
+        let s = source.get_ref();
+        self.only_keys(s, &["backup_command", "restore_command", "filename"]);
+        let backup = self.required(source, &s.backup_command, "backup_command")?;
+        let filename = match &s.filename {
+            Some(f) if !is_valid_name(f.get_ref()) => {
+                let msg = format!("`{}` is not a valid file name (letters, digits, `-`, `_`, `.`)", f.get_ref());
+                self.err(f.span(), "app.source.filename", msg);
+                return None;
+            }
+            Some(f) => f.get_ref().clone(),
+            None => format!("{}.out", s.name.get_ref()),
+        };
+        Some(SourceKind::Command(CommandSettings {
+            backup_command: backup.get_ref().clone(),
+            restore_command: s.restore_command.as_ref().map(|c| c.get_ref().clone()),
+            filename,
         }))
     }
 }

@@ -6,24 +6,10 @@ use super::conn::{describe, quote_ident, PgTarget};
 use super::tools::{find_tool, PgTool};
 use crate::process::{Pipes, Running};
 use crate::SourceError;
+use crate::dump::{Dump, DumpFacts};
 use lifeboat_core::TableCount;
-use std::io::Read;
 use std::process::Command;
 use std::thread::JoinHandle;
-
-/// A dump in progress: read `stream` to its end, then call [`PgBackup::finish`].
-pub struct PgBackup {
-    pub stream: Box<dyn Read + Send>,
-    pub file_name: String,
-    finisher: PgFinisher,
-}
-
-/// What a finished dump recorded.
-#[derive(Debug, Clone)]
-pub struct PgBackupResult {
-    pub tables: Vec<TableCount>,
-    pub tool_versions: Vec<String>,
-}
 
 struct PgFinisher {
     dump: Running,
@@ -83,7 +69,7 @@ fn dump_command(tool: &PgTool, target: &PgTarget, snapshot: &str) -> Command {
 
 /// Starts dumping `target`. Fails early (no stream) when the server is unreachable or
 /// no suitable pg_dump is installed.
-pub fn start_backup(target: &PgTarget) -> Result<PgBackup, SourceError> {
+pub fn start_backup(target: &PgTarget) -> Result<Dump, SourceError> {
     let mut client = target.connect()?;
     let (major, server_version) = server_major(&mut client)?;
     let tool = find_tool("pg_dump", major)?;
@@ -95,29 +81,17 @@ pub fn start_backup(target: &PgTarget) -> Result<PgBackup, SourceError> {
     // Counting runs in the exporting transaction, concurrently with the dump; both see
     // exactly the same data.
     let counts = std::thread::spawn(move || count_rows(&mut client).map(|c| (c, client)));
-    Ok(PgBackup {
+    let finisher = PgFinisher { dump, counts, versions: vec![tool.version, server_version], _passfile: passfile };
+    Ok(Dump {
+        name: format!("{}.pgdump", target.dbname),
         stream: Box::new(stdout),
-        file_name: format!("{}.pgdump", target.dbname),
-        finisher: PgFinisher {
-            dump,
-            counts,
-            versions: vec![tool.version, server_version],
-            _passfile: passfile,
-        },
+        hash: false,
+        finish: Box::new(move || finisher.finish()),
     })
 }
 
-impl PgBackup {
-    /// Splits the stream from the part that finishes the backup, so the stream can go
-    /// to the repository while the finisher waits elsewhere.
-    pub fn into_parts(self) -> (Box<dyn Read + Send>, String, impl FnOnce() -> Result<PgBackupResult, SourceError> + Send) {
-        let finisher = self.finisher;
-        (self.stream, self.file_name, move || finisher.finish())
-    }
-}
-
 impl PgFinisher {
-    fn finish(self) -> Result<PgBackupResult, SourceError> {
+    fn finish(self) -> Result<DumpFacts, SourceError> {
         self.dump.finish()?;
         let (tables, mut client) = self
             .counts
@@ -127,6 +101,6 @@ impl PgFinisher {
         client
             .batch_execute("COMMIT")
             .map_err(|e| SourceError::Query(format!("ending the snapshot transaction: {}", describe(&e))))?;
-        Ok(PgBackupResult { tables, tool_versions: self.versions })
+        Ok(DumpFacts { tables, tool_versions: self.versions })
     }
 }

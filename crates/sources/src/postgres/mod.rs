@@ -6,7 +6,7 @@ mod conn;
 mod restore;
 mod tools;
 
-pub use backup::{start_backup, PgBackup, PgBackupResult};
+pub use backup::start_backup;
 pub use conn::PgTarget;
 pub use restore::{prepare_target, start_restore, PgRestore, TargetState};
 pub use tools::{find_tool, PgTool};

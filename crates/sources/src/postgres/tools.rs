@@ -38,9 +38,10 @@ fn probe(path: &Path) -> Option<PgTool> {
 pub fn parse_major(version: &str) -> Option<u32> {
     let number = version.split_whitespace().find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
     let mut parts = number.split('.');
-    let first: u32 = parts.next()?.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()?;
+    let digits = |s: &str| s.chars().take_while(char::is_ascii_digit).collect::<String>();
+    let first: u32 = digits(parts.next()?).parse().ok()?;
     if first < 10 {
-        let second: u32 = parts.next()?.parse().ok()?;
+        let second: u32 = digits(parts.next()?).parse().ok()?;
         return Some(first * 10 + second);
     }
     Some(first)

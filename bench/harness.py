@@ -1,0 +1,735 @@
+#!/usr/bin/env python3
+"""lifeboat benchmark harness: the scenarios of BENCHMARKS.md, side by side with their baselines.
+
+Standard library only. Run through `bench/run` (installs packages, builds lifeboat) or directly:
+    python3 bench/harness.py [--quick] [--runs N] [--only B1,B4] [--keep]
+Everything happens in one temporary directory (under $BENCH_DIR, else the system temp dir) with a
+throwaway PostgreSQL on a free loopback port; both are removed at the end, also on failure or Ctrl-C.
+Progress goes to stderr; the versions and ONE markdown table go to stdout and bench/out/results.md.
+"""
+import argparse
+import json
+import os
+import random
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+SQL = BENCH / "sql"
+OUT = BENCH / "out"
+NAMES = {
+    "B1": "first backup of `shop` into an empty repository",
+    "B2": "daily backups, typical churn (`churn_recent.sql`)",
+    "B3": "daily backups, worst-case churn (`churn_uniform.sql`)",
+    "B4": "restore the latest `shop` backup into a new database",
+    "B5": "verify the latest `shop` backup",
+    "B6": "first backup of the files tree",
+    "B7": "second backup of the unchanged tree",
+    "M1": "peak RSS: B1 backup and a large `command` stream backup",
+}
+SCENARIOS = list(NAMES)
+DB_SCENARIOS = {"B1", "B2", "B3", "B4", "B5", "M1"}
+PASSWORD = "bench-password"
+MIB = 1024 * 1024
+QUICK_DIVISOR = 20
+# Integer literals that set the size of the data in bench/sql/*.sql (row counts, the id ranges that
+# foreign keys point into, rows a churn day touches); --quick divides them all by QUICK_DIVISOR.
+SCALED_LITERALS = re.compile(r"\b(1500000|400000|30000|20000|15000)\b")
+
+
+class Failed(Exception):
+    """A command exited non-zero: the scenario is aborted and the message shows its stderr."""
+
+
+class NotSupported(Exception):
+    """lifeboat reported that a feature does not exist yet."""
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def fmt_s(seconds):
+    return f"{seconds:.2f} s"
+
+
+def fmt_b(n):
+    mib = n / MIB
+    return f"{mib:.2f} MiB" if mib < 10 else f"{mib:.1f} MiB"
+
+
+def fmt_x(ratio):
+    return f"{ratio:.2f}×"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def q(path):
+    return shlex.quote(str(path))
+
+
+class Sample:
+    """One timed run: wall seconds and, when measured, peak RSS of the process in bytes."""
+
+    def __init__(self, seconds, rss=None):
+        self.seconds, self.rss = seconds, rss
+
+
+class Runner:
+    """Runs commands in their own process group with output to log files in the temp dir."""
+
+    def __init__(self, tmp, env):
+        self.tmp, self.env, self.n = tmp, env, 0
+        self.logs = tmp / "logs"
+        self.logs.mkdir()
+
+    def run(self, cmd, *, rss=False, check=True):
+        """cmd: an argv list, or a string run by `bash -o pipefail -c`. Returns (Sample, rc, stdout, stderr)."""
+        self.n += 1
+        base = self.logs / f"{self.n:04d}"
+        argv = ["bash", "-o", "pipefail", "-c", cmd] if isinstance(cmd, str) else [str(a) for a in cmd]
+        shown = cmd if isinstance(cmd, str) else " ".join(q(a) for a in argv)
+        timef = base.with_suffix(".time")
+        if rss:
+            argv = ["/usr/bin/time", "-v", "-o", str(timef)] + argv
+        with open(base.with_suffix(".out"), "wb") as out, open(base.with_suffix(".err"), "wb") as err:
+            t0 = time.perf_counter()
+            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=self.env,
+                                 cwd=self.tmp, start_new_session=True)
+            try:
+                rc = p.wait()
+            except BaseException:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+                raise
+            seconds = time.perf_counter() - t0
+        stdout = base.with_suffix(".out").read_text(errors="replace")
+        stderr = base.with_suffix(".err").read_text(errors="replace")
+        peak = None
+        if rss and timef.exists():
+            m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", timef.read_text())
+            peak = int(m.group(1)) * 1024 if m else None
+        if check and rc != 0:
+            tail = "\n".join(stderr.rstrip().splitlines()[-30:])
+            raise Failed(f"`{shown}` exited {rc}\n{tail}")
+        return Sample(seconds, peak), rc, stdout, stderr
+
+    def out(self, cmd):
+        return self.run(cmd)[2]
+
+    def timed(self, cmd, rss=False):
+        return self.run(cmd, rss=rss)[0]
+
+    def du(self, path):
+        return int(self.out(["du", "-sb", path]).split()[0])
+
+
+class Postgres:
+    """A throwaway cluster of the newest installed PostgreSQL, on a free loopback port."""
+
+    def __init__(self, runner, tmp, bindir):
+        self.r, self.bindir = runner, bindir
+        self.dir = tmp / "pgdata"
+        self.port = free_port()
+        self.pre = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.started = False
+
+    def start(self):
+        self.dir.mkdir()
+        if self.pre:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self.r.run(self.pre + [self.bindir / "initdb", "-D", self.dir, "-A", "trust", "-U", "postgres"])
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self.started = True
+        self.r.run(self.pre + [self.bindir / "pg_ctl", "-D", self.dir, "-w", "-l", self.dir / "log", "-o", opts, "start"])
+
+    def stop(self):
+        if self.started:
+            self.r.run(self.pre + [self.bindir / "pg_ctl", "-D", self.dir, "-m", "fast", "-w", "stop"], check=False)
+            self.started = False
+
+    def url(self, db):
+        return f"postgres://postgres@127.0.0.1:{self.port}/{db}"
+
+    def psql(self, db, sql):
+        return self.r.out(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql])
+
+    def psql_file(self, db, path):
+        self.r.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-f", path])
+
+    def createdb(self, db, template=None):
+        self.r.run(["createdb"] + (["-T", template] if template else []) + [db])
+
+    def dropdb(self, db):
+        self.r.run(["dropdb", "--if-exists", db])
+
+    def counts(self, db):
+        sql = ("select (select count(*) from customers), (select count(*) from products), "
+               "(select count(*) from orders), (select count(*) from order_items)")
+        return self.psql(db, sql).strip()
+
+
+class Lifeboat:
+    """One lifeboat configuration with its own repository (app `shop`, sources as given)."""
+
+    def __init__(self, ctx, name, sources):
+        self.ctx = ctx
+        self.dir = ctx.tmp / name
+        self.dir.mkdir()
+        self.repo = self.dir / "repo"
+        self.config = self.dir / "lifeboat.toml"
+        lines = ["[repository]", f"url = {json.dumps(str(self.repo))}", 'password_env = "LIFEBOAT_PASSWORD"',
+                 "", "[[app]]", 'name = "shop"']
+        for source in sources:
+            lines += ["", "[[app.source]]"] + [f"{k} = {json.dumps(v)}" for k, v in source.items()]
+        self.config.write_text("\n".join(lines) + "\n")
+
+    def argv(self, *args):
+        return [self.ctx.lifeboat, "--config", self.config, *args]
+
+    def init(self):
+        self.ctx.r.run(self.argv("init"))
+
+    def remove(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Row:
+    def __init__(self, sid, scenario, lifeboat="", baselines="", ratios="", target="", result=""):
+        self.cells = [sid, scenario, lifeboat, baselines, ratios, target, result]
+
+
+def verdict(checks):
+    """checks: list of (label, ok). PASS when all hold, else FAIL naming the ones that did not."""
+    failed = [label for label, ok in checks if not ok]
+    return "PASS" if not failed else "FAIL (" + ", ".join(failed) + ")"
+
+
+class Bench:
+    def __init__(self, args, tmp):
+        self.args, self.tmp = args, tmp
+        self.quick = args.quick
+        self.runs = args.runs if args.runs is not None else (1 if args.quick else 3)
+        self.days = 2 if self.quick else 7
+        self.stream_bytes = 512 * MIB if self.quick else 5 * 1024 * MIB
+        self.lifeboat = Path(os.environ.get("LIFEBOAT_BIN", ROOT / "target" / "release" / "lifeboat"))
+        if not os.access(self.lifeboat, os.X_OK):
+            raise SystemExit(f"no lifeboat binary at {self.lifeboat} (run bench/run, which builds it)")
+        self.bindir = newest_pg_bindir()
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("PG", "RESTIC_", "LIFEBOAT_"))}
+        (tmp / "cache").mkdir()
+        env.update(PATH=f"{self.bindir}:{env.get('PATH', '/usr/bin:/bin')}", LIFEBOAT_PASSWORD=PASSWORD,
+                   RESTIC_PASSWORD=PASSWORD, XDG_CACHE_HOME=str(tmp / "cache"), PGHOST="127.0.0.1",
+                   PGUSER="postgres", LC_ALL="C")
+        self.r = Runner(tmp, env)
+        self.pg = Postgres(self.r, tmp, self.bindir)
+        env["PGPORT"] = str(self.pg.port)
+        self.rows, self.notes, self.errors = [], [], []
+        self.b1_rss = []          # peak RSS of lifeboat's B1 backups, for M1
+        self.shop_lb = None       # a Lifeboat whose repository holds a backup of `shop` (B4, B5)
+        self.shop_gz = None       # `pg_dump shop | gzip` file (B4)
+        self.tree_dir = None
+
+    # ---------- data ----------
+
+    def sql(self, name):
+        """bench/sql/NAME, or its scaled-down copy in --quick mode."""
+        src = SQL / name
+        if not self.quick:
+            return src
+        dst = self.tmp / f"quick-{name}"
+        if not dst.exists():
+            text = SCALED_LITERALS.sub(lambda m: str(int(m.group(1)) // QUICK_DIVISOR), src.read_text())
+            dst.write_text(text)
+        return dst
+
+    def load_shop(self):
+        log("loading shop (setup, not measured)")
+        t0 = time.perf_counter()
+        self.pg.createdb("shop")
+        self.pg.psql_file("shop", self.sql("shop.sql"))
+        self.pg.psql("shop", "VACUUM")
+        size = int(self.pg.psql("shop", "select pg_database_size('shop')"))
+        log(f"shop loaded in {time.perf_counter() - t0:.0f} s, {fmt_b(size)} on disk")
+        self.notes.append(f"shop database: {fmt_b(size)} on disk")
+        # Warm-up (untimed): one full read of the database.
+        self.r.run("pg_dump -Fc -Z0 shop > /dev/null")
+
+    def tree(self):
+        if self.tree_dir is None:
+            self.tree_dir = self.tmp / "tree"
+            log("generating the files tree (setup, not measured)")
+            t0 = time.perf_counter()
+            n, total = generate_tree(self.tree_dir, seed=20240501, quick=self.quick)
+            log(f"tree: {n} entries, {fmt_b(total)} in {time.perf_counter() - t0:.0f} s")
+            self.notes.append(f"files tree: {n} entries, {fmt_b(total)}")
+            # Warm-up (untimed): read every file once.
+            self.r.run(f"find {q(self.tree_dir)} -type f -print0 | xargs -0 cat > /dev/null")
+        return self.tree_dir
+
+    def db_source(self, db):
+        return {"name": "db", "kind": "postgres", "url": self.pg.url(db)}
+
+    def shop_repo(self):
+        """A lifeboat repository holding a backup of `shop`: B1's last one, else a new one (untimed)."""
+        if self.shop_lb is None:
+            lb = Lifeboat(self, "shop-repo", [self.db_source("shop")])
+            lb.init()
+            self.r.run(lb.argv("backup", "shop/db"))
+            self.shop_lb = lb
+        return self.shop_lb
+
+    # ---------- scenarios ----------
+
+    def b1(self):
+        s = {"lifeboat": [], "floor": [], "seed": [], "restic": []}
+        sizes = {}
+        for i in range(self.runs):
+            log(f"B1 run {i + 1}/{self.runs}")
+            lb = Lifeboat(self, f"b1-{i}", [self.db_source("shop")])
+            lb.init()
+            s["lifeboat"].append(self.r.timed(lb.argv("backup", "shop/db"), rss=True))
+            sizes["lifeboat repo"] = self.r.du(lb.repo)
+            if self.shop_lb is None and i == self.runs - 1:
+                self.shop_lb = lb
+            else:
+                lb.remove()
+
+            s["floor"].append(self.r.timed("pg_dump -Fc -Z0 shop > /dev/null"))
+
+            gz = self.tmp / "shop.sql.gz"
+            s["seed"].append(self.r.timed(f"pg_dump shop | gzip > {q(gz)}"))
+            sizes["seed gzip"] = gz.stat().st_size
+            self.shop_gz = gz
+
+            rr = self.tmp / f"b1-restic-{i}"
+            self.r.run(["restic", "-q", "-r", rr, "init"])
+            s["restic"].append(self.r.timed(
+                f"pg_dump -Fc -Z0 shop | restic -q -r {q(rr)} backup --stdin --stdin-filename shop.pgdump"))
+            sizes["restic repo"] = self.r.du(rr)
+            shutil.rmtree(rr)
+
+        self.b1_rss = [x.rss for x in s["lifeboat"] if x.rss]
+        m = {k: median([x.seconds for x in v]) for k, v in s.items()}
+        r = {k: m["lifeboat"] / m[k] for k in ("floor", "seed", "restic")}
+        self.sample_note("B1", s)
+        self.notes.append("B1 sizes: " + ", ".join(f"{k} {fmt_b(v)}" for k, v in sizes.items()))
+        self.rows.append(Row(
+            "B1", NAMES["B1"], fmt_s(m["lifeboat"]),
+            f"floor {fmt_s(m['floor'])}; seed {fmt_s(m['seed'])}; restic {fmt_s(m['restic'])}",
+            f"{fmt_x(r['floor'])} floor; {fmt_x(r['seed'])} seed; {fmt_x(r['restic'])} restic",
+            "≤1.3× floor, ≤0.4× seed, ≤0.8× restic",
+            verdict([("floor", r["floor"] <= 1.3), ("seed", r["seed"] <= 0.4), ("restic", r["restic"] <= 0.8)])))
+
+    def churn(self, sid, sqlname, limit):
+        db = f"shop_{sid.lower()}"
+        self.pg.createdb(db, template="shop")
+        try:
+            lb = Lifeboat(self, sid.lower(), [self.db_source(db)])
+            lb.init()
+            rr = self.tmp / f"{sid.lower()}-restic"
+            self.r.run(["restic", "-q", "-r", rr, "init"])
+            restic_cmd = f"pg_dump -Fc -Z0 {db} | restic -q -r {q(rr)} backup --stdin --stdin-filename shop.pgdump"
+            log(f"{sid} day 0")
+            self.r.run(lb.argv("backup", "shop/db"))
+            self.r.run(restic_cmd)
+            prev, rprev = self.r.du(lb.repo), self.r.du(rr)
+            growth, rgrowth, gz, times = [], [], [], []
+            for day in range(1, self.days + 1):
+                log(f"{sid} day {day}/{self.days}")
+                self.pg.psql_file(db, self.sql(sqlname))
+                times.append(self.r.timed(lb.argv("backup", "shop/db")).seconds)
+                size = self.r.du(lb.repo)
+                growth.append(size - prev)
+                prev = size
+                self.r.run(restic_cmd)
+                size = self.r.du(rr)
+                rgrowth.append(size - rprev)
+                rprev = size
+                gz.append(int(self.r.out(f"pg_dump {db} | gzip | wc -c").strip()))
+            lb.remove()
+            shutil.rmtree(rr)
+        finally:
+            self.pg.dropdb(db)
+        g, rg, z = statistics.mean(growth), statistics.mean(rgrowth), statistics.mean(gz)
+        self.notes.append(f"{sid} per day (days 1..{self.days}): lifeboat growth "
+                          f"{', '.join(fmt_b(x) for x in growth)}; restic growth {', '.join(fmt_b(x) for x in rgrowth)}; "
+                          f"gzip {', '.join(fmt_b(x) for x in gz)}; lifeboat backup times "
+                          f"{', '.join(fmt_s(x) for x in times)}")
+        self.rows.append(Row(
+            sid, f"{self.days} {NAMES[sid]}", f"+{fmt_b(g)}/day",
+            f"seed gzip {fmt_b(z)}/day; (restic +{fmt_b(rg)}/day, {fmt_x(rg / z)} gzip)",
+            f"{fmt_x(g / z)} gzip", f"≤{limit}× gzip per day", verdict([("gzip", g / z <= limit)])))
+
+    def b4(self):
+        lb = self.shop_repo()
+        d = self.tmp / "b4"
+        d.mkdir()
+        dump = d / "shop.dump"
+        self.r.run(["pg_dump", "-Fc", "-Z0", "-f", dump, "shop"])
+        if self.shop_gz is None:
+            self.shop_gz = self.tmp / "shop.sql.gz"
+            self.r.run(f"pg_dump shop | gzip > {q(self.shop_gz)}")
+        want = self.pg.counts("shop")
+        # Warm-up (untimed): read the repository and both files once.
+        self.r.run(" ; ".join([shlex.join(map(str, lb.argv("dump", "shop/db"))) + " > /dev/null",
+                               f"cat {q(dump)} {q(self.shop_gz)} > /dev/null"]))
+        s = {"lifeboat": [], "floor": [], "seed": []}
+        for i in range(self.runs):
+            log(f"B4 run {i + 1}/{self.runs}")
+            db = f"b4_lifeboat_{i}"
+            s["lifeboat"].append(self.r.timed(lb.argv("restore", "shop/db", "--to", self.pg.url(db)), rss=True))
+            got = self.pg.counts(db)
+            self.pg.dropdb(db)
+            if got != want:
+                raise Failed(f"lifeboat restore: row counts {got} differ from shop's {want}")
+
+            db = f"b4_floor_{i}"
+            self.pg.createdb(db)
+            s["floor"].append(self.r.timed(["pg_restore", "-d", db, dump]))
+            self.pg.dropdb(db)
+
+            db = f"b4_seed_{i}"
+            self.pg.createdb(db)
+            s["seed"].append(self.r.timed(f"gunzip -c {q(self.shop_gz)} | psql -X -q -v ON_ERROR_STOP=1 -d {db} > /dev/null"))
+            self.pg.dropdb(db)
+        shutil.rmtree(d)
+        m = {k: median([x.seconds for x in v]) for k, v in s.items()}
+        r = {k: m["lifeboat"] / m[k] for k in ("floor", "seed")}
+        self.sample_note("B4", s)
+        self.rows.append(Row(
+            "B4", NAMES["B4"], fmt_s(m["lifeboat"]),
+            f"floor (pg_restore file) {fmt_s(m['floor'])}; seed (gunzip | psql) {fmt_s(m['seed'])}",
+            f"{fmt_x(r['floor'])} floor; {fmt_x(r['seed'])} seed", "≤1.1× floor, ≤0.9× seed",
+            verdict([("floor", r["floor"] <= 1.1), ("seed", r["seed"] <= 0.9)])))
+
+    def b5(self):
+        _, rc, _, _ = self.r.run([self.lifeboat, "verify", "--help"], check=False)
+        if rc != 0:
+            self.rows.append(Row("B5", NAMES["B5"],
+                                 "not measured: `lifeboat verify` does not exist yet", "B4's lifeboat restore",
+                                 "", "≤1.5× B4", "not measured"))
+            return
+        lb = self.shop_repo()
+        s = {"verify": [], "restore": []}
+        for i in range(self.runs):
+            log(f"B5 run {i + 1}/{self.runs}")
+            s["verify"].append(self.r.timed(lb.argv("verify", "shop/db"), rss=True))
+            db = f"b5_restore_{i}"
+            s["restore"].append(self.r.timed(lb.argv("restore", "shop/db", "--to", self.pg.url(db))))
+            self.pg.dropdb(db)
+        m = {k: median([x.seconds for x in v]) for k, v in s.items()}
+        ratio = m["verify"] / m["restore"]
+        self.sample_note("B5", s)
+        self.rows.append(Row("B5", NAMES["B5"], fmt_s(m["verify"]),
+                             f"lifeboat restore (as B4) {fmt_s(m['restore'])}", f"{fmt_x(ratio)} restore",
+                             "≤1.5× B4", verdict([("restore", ratio <= 1.5)])))
+
+    def files(self, want):
+        tree = self.tree()
+        s = {"B6 lifeboat": [], "B6 restic": [], "B7 lifeboat": [], "B7 restic": []}
+        for i in range(self.runs):
+            log(f"B6/B7 run {i + 1}/{self.runs}")
+            lb = Lifeboat(self, f"b6-{i}", [{"name": "tree", "kind": "files", "path": str(tree)}])
+            lb.init()
+            rr = self.tmp / f"b6-restic-{i}"
+            self.r.run(["restic", "-q", "-r", rr, "init"])
+            restic = ["restic", "-q", "-r", rr, "backup", tree]
+            s["B6 lifeboat"].append(self.r.timed(lb.argv("backup", "shop/tree"), rss=True))
+            s["B6 restic"].append(self.r.timed(restic))
+            if "B7" in want:
+                s["B7 lifeboat"].append(self.r.timed(lb.argv("backup", "shop/tree"), rss=True))
+                s["B7 restic"].append(self.r.timed(restic))
+            if i == 0:
+                self.notes.append(f"B6 repository sizes: lifeboat {fmt_b(self.r.du(lb.repo))}, "
+                                  f"restic {fmt_b(self.r.du(rr))}")
+            lb.remove()
+            shutil.rmtree(rr)
+        self.sample_note("B6/B7", {k: v for k, v in s.items() if v})
+        for sid in ("B6", "B7"):
+            if sid not in want:
+                continue
+            m_lb = median([x.seconds for x in s[f"{sid} lifeboat"]])
+            m_r = median([x.seconds for x in s[f"{sid} restic"]])
+            checks = [("restic", m_lb / m_r <= 1.0)] + ([("2 s", m_lb < 2.0)] if sid == "B7" else [])
+            self.rows.append(Row(sid, NAMES[sid], fmt_s(m_lb), f"restic {fmt_s(m_r)}", f"{fmt_x(m_lb / m_r)} restic",
+                                 "≤1.0× restic" + (", < 2 s" if sid == "B7" else ""), verdict(checks)))
+
+    def m1(self):
+        if not self.b1_rss:
+            log("M1: one B1-style backup for its peak RSS")
+            lb = Lifeboat(self, "m1-db", [self.db_source("shop")])
+            lb.init()
+            self.b1_rss = [self.r.timed(lb.argv("backup", "shop/db"), rss=True).rss]
+            lb.remove()
+        db_rss = max(self.b1_rss)
+        limit = 256 * MIB
+        size = self.stream_bytes
+        stream = None
+        reason = None
+        lb = Lifeboat(self, "m1-stream", [{
+            "name": "stream", "kind": "command", "filename": "stream.bin",
+            "backup_command": "openssl enc -aes-128-ctr -pass pass:bench -nosalt -pbkdf2 < /dev/zero 2>/dev/null"
+                              f" | head -c {size}"}])
+        try:
+            log(f"M1: backup of a {fmt_b(size)} command stream")
+            lb.init()
+            stream = self.r.timed(lb.argv("backup", "shop/stream"), rss=True)
+            self.notes.append(f"M1 stream backup of {fmt_b(size)}: {fmt_s(stream.seconds)}, "
+                              f"repository {fmt_b(self.r.du(lb.repo))}")
+        except Failed as e:
+            if "not supported" not in str(e):
+                raise
+            reason = next(ln.strip() for ln in str(e).splitlines() if "not supported" in ln)
+        finally:
+            lb.remove()
+        what = f"peak RSS: B1 backup and a {fmt_b(size)} `command` stream backup"
+        if stream is None:
+            self.rows.append(Row("M1", what, f"B1 {fmt_b(db_rss)}; stream not measured: {reason}", "—", "",
+                                 "≤256 MiB each, equal ±20%",
+                                 ("B1 part " + verdict([("256 MiB", db_rss <= limit)]) + "; stream not measured")))
+            return
+        ratio = stream.rss / db_rss
+        self.rows.append(Row("M1", what, f"B1 {fmt_b(db_rss)}; stream {fmt_b(stream.rss)}", "—",
+                             f"{fmt_x(ratio)} stream/B1", "≤256 MiB each, equal ±20%",
+                             verdict([("B1 256 MiB", db_rss <= limit), ("stream 256 MiB", stream.rss <= limit),
+                                      ("±20%", abs(ratio - 1) <= 0.2)])))
+
+    def sample_note(self, sid, samples):
+        parts = []
+        for k, v in samples.items():
+            txt = ", ".join(f"{x.seconds:.2f}" for x in v)
+            rss = [x.rss for x in v if x.rss]
+            parts.append(f"{k} [{txt}] s" + (f" (peak RSS max {fmt_b(max(rss))})" if rss else ""))
+        self.notes.append(f"{sid} samples, in run order: " + "; ".join(parts))
+
+    # ---------- driver ----------
+
+    def versions(self):
+        def first_line(cmd):
+            _, rc, out, err = self.r.run(cmd, check=False)
+            return (out or err).strip().splitlines()[0] if rc == 0 and (out or err).strip() else f"unavailable (exit {rc})"
+        head = first_line(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+        dirty = self.r.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"], check=False)[2].strip()
+        built = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.lifeboat.stat().st_mtime))
+        return [
+            f"lifeboat: {first_line([self.lifeboat, '--version'])} (binary {self.lifeboat}, built {built})",
+            f"lifeboat commit: {head}" + (" + uncommitted changes" if dirty else ""),
+            f"pg_dump: {first_line(['pg_dump', '--version'])}",
+            f"restic: {first_line(['restic', 'version'])}",
+        ]
+
+    def run(self, only):
+        versions = self.versions()
+        for v in versions:
+            log(v)
+        plan = [
+            ("B1", self.b1), ("B2", lambda: self.churn("B2", "churn_recent.sql", 0.08)),
+            ("B3", lambda: self.churn("B3", "churn_uniform.sql", 1.0)), ("B4", self.b4), ("B5", self.b5),
+            ("B6", lambda: self.files(only & {"B6", "B7"})), ("M1", self.m1),
+        ]
+        if only & DB_SCENARIOS:
+            self.pg.start()
+            self.load_shop()
+        done_files = False
+        for sid, fn in plan:
+            if sid == "B6":
+                if done_files or not (only & {"B6", "B7"}):
+                    continue
+                done_files = True
+                label = "B6/B7"
+            elif sid not in only:
+                continue
+            else:
+                label = sid
+            log(f"--- {label}")
+            t0 = time.perf_counter()
+            try:
+                fn()
+            except Failed as e:
+                msg = str(e)
+                log(f"{label} aborted: {msg}")
+                self.errors.append(f"{label}: {msg}")
+                for s in label.split("/"):
+                    if s in only:
+                        self.rows.append(Row(s, NAMES[s], "", "", "", "", f"ERROR: {msg.splitlines()[0]}"))
+            log(f"{label} took {time.perf_counter() - t0:.0f} s")
+        return versions
+
+
+def newest_pg_bindir():
+    dirs = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "initdb").exists()]
+    if not dirs:
+        raise SystemExit("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql)")
+    return max(dirs, key=lambda p: [int(x) for x in re.findall(r"\d+", p.parent.name)] or [0])
+
+
+# ---------- the generated files tree ----------
+
+def generate_tree(root, seed, quick):
+    """A deterministic source-like tree: small text files in nested dirs, 1–20 MiB binaries (half random,
+    half compressible text) and symlinks. ~1 GiB full size, ~50 MiB with quick. Returns (entries, bytes)."""
+    r = random.Random(seed)
+    n_dirs, n_small, n_bin, n_links = (400, 5000, 12, 20) if quick else (3000, 50000, 270, 300)
+    syll = ["ka", "lo", "mi", "ne", "ru", "sta", "tor", "vex", "qui", "dal", "bor", "fen", "gri", "hol", "jun"]
+    words = sorted({"".join(r.choices(syll, k=r.randint(1, 4))) for _ in range(3000)})
+    caps = [w.capitalize() for w in words]
+    templates = [
+        "def {a}({b}, {c}):", "    return {a}.{b}({c}, {n})", "    {a} = {b}[{n}] + {c}", "import {a}.{b}",
+        "# {a} {b} {c} {d}: {n}", "class {A}({B}):", "    if {a} > {n}:", "        raise {A}Error(\"{a} {b}\")",
+        "fn {a}(&self, {b}: u{n}) -> Result<{A}, {B}> {{", "    let {a} = self.{b}.{c}()?;", "}}", "",
+        "    for {a} in {b}.{c}():", "        {a}.append({b})", "const {A}_{B}: usize = {n};", "/// {A} {b} {c} {d}.",
+    ]
+
+    def line():
+        return r.choice(templates).format(a=r.choice(words), b=r.choice(words), c=r.choice(words),
+                                          d=r.choice(words), A=r.choice(caps), B=r.choice(caps), n=r.randint(0, 4096))
+
+    pool = [line() + "\n" for _ in range(20000)]
+
+    def text(size):
+        out, n = [], 0
+        while n < size:
+            s = r.choice(pool)
+            out.append(s)
+            n += len(s)
+        return "".join(out)[:size].encode()
+
+    root.mkdir()
+    dirs = [(root, 0)]
+    for i in range(n_dirs):
+        parent, depth = r.choice([d for d in dirs[-200:] if d[1] < 6] or [dirs[0]])
+        p = parent / f"{r.choice(words)}_{i}"
+        p.mkdir()
+        dirs.append((p, depth + 1))
+    total, entries, smalls = 0, 0, []
+    for i in range(n_small):
+        d = r.choice(dirs)[0]
+        ext = r.choice([".py", ".rs", ".js", ".go", ".md", ".toml", ".c", ".h"])
+        p = d / f"{r.choice(words)}_{i}{ext}"
+        data = text(int(200 * (8192 / 200) ** r.random()))
+        p.write_bytes(data)
+        smalls.append(p)
+        total += len(data)
+        entries += 1
+    for i in range(n_bin):
+        d = r.choice(dirs)[0]
+        size = int(MIB * 20 ** (r.random() ** 3))
+        if i % 2 == 0:
+            p, data = d / f"blob_{i}.bin", r.randbytes(size)
+        else:
+            p, data = d / f"data_{i}.dat", text(size)
+        p.write_bytes(data)
+        total += len(data)
+        entries += 1
+    for i in range(n_links):
+        d = r.choice(dirs)[0]
+        target = r.choice(smalls)
+        os.symlink(os.path.relpath(target, d), d / f"link_{i}")
+        entries += 1
+    return entries + len(dirs), total
+
+
+# ---------- main ----------
+
+def parse_args():
+    ap = argparse.ArgumentParser(description="lifeboat benchmarks (BENCHMARKS.md), side by side with baselines")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"small data (shop/{QUICK_DIVISOR}, ~50 MiB tree, 512 MiB stream, 2 churn days), 1 run")
+    ap.add_argument("--runs", type=int, help="repetitions per scenario, median reported (default 3; 1 with --quick)")
+    ap.add_argument("--only", help="comma-separated scenario ids, e.g. B1,B4 (default: all)")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, repos) for debugging")
+    args = ap.parse_args()
+    if args.runs is not None and args.runs < 1:
+        ap.error("--runs must be ≥ 1")
+    only = set(SCENARIOS)
+    if args.only:
+        only = {x.strip().upper() for x in args.only.split(",") if x.strip()}
+        unknown = only - set(SCENARIOS)
+        if unknown:
+            ap.error(f"unknown scenario(s) {', '.join(sorted(unknown))}; known: {', '.join(SCENARIOS)}")
+    return args, only
+
+
+def table(rows):
+    head = ["id", "scenario", "lifeboat (median)", "baselines (median)", "ratio", "target", "result"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    order = {s: i for i, s in enumerate(SCENARIOS)}
+    for row in sorted(rows, key=lambda x: order[x.cells[0]]):
+        lines.append("| " + " | ".join(c.replace("\n", " ").replace("|", "\\|") for c in row.cells) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    args, only = parse_args()
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    base = os.environ.get("BENCH_DIR") or None
+    if base:
+        Path(base).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="lifeboat-bench-", dir=base))
+    tmp.chmod(0o755)  # the postgres user must reach its data dir inside
+    bench = None
+    started = time.time()
+    try:
+        bench = Bench(args, tmp)
+        log(f"temp dir {tmp}; {'quick' if bench.quick else 'full'} mode, {bench.runs} run(s); scenarios {','.join(s for s in SCENARIOS if s in only)}")
+        versions = bench.run(only)
+    except KeyboardInterrupt:
+        log("interrupted; cleaning up")
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if bench is not None:
+            bench.pg.stop()
+        if args.keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    mode = (f"quick (data scaled down; targets are set for full size), {bench.runs} run(s)" if bench.quick
+            else f"full, {bench.runs} run(s), median")
+    report = [f"# lifeboat benchmarks — {time.strftime('%Y-%m-%d %H:%M', time.localtime(started))}", "",
+              f"Mode: {mode}. Took {(time.time() - started) / 60:.1f} min.", ""]
+    report += [f"- {v}" for v in versions] + ["", table(bench.rows), ""]
+    if bench.notes:
+        report += ["Details:", ""] + [f"- {n}" for n in bench.notes] + [""]
+    if bench.errors:
+        report += ["Errors:", ""] + ["```\n" + e + "\n```" for e in bench.errors] + [""]
+    text = "\n".join(report)
+    print(text)
+    OUT.mkdir(exist_ok=True)
+    (OUT / "results.md").write_text(text)
+    log(f"written to {OUT / 'results.md'}")
+    return 1 if bench.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,299 @@
+//! The postgres kind against a real PostgreSQL started by the test.
+
+mod support;
+
+use std::time::Duration;
+use support::{script, wait_for, PgServer, Workspace, PASSWORD};
+
+const SCHEMA: &str = r#"
+CREATE TABLE customers (id serial PRIMARY KEY, name text, note text);
+INSERT INTO customers (name, note) SELECT 'c' || g, CASE WHEN g % 7 = 0 THEN NULL ELSE E'line1\nline2\ttab ' || g END FROM generate_series(1, 2000) g;
+CREATE TABLE blobs (id int PRIMARY KEY, data bytea);
+INSERT INTO blobs SELECT g, decode(md5(g::text) || md5((g * 3)::text), 'hex') FROM generate_series(1, 500) g;
+CREATE TABLE docs (id int PRIMARY KEY, body jsonb);
+INSERT INTO docs SELECT g, jsonb_build_object('n', g, 'tags', jsonb_build_array('a', 'ü', g)) FROM generate_series(1, 300) g;
+CREATE SCHEMA billing;
+CREATE TABLE billing."Invoice Lines" (id int PRIMARY KEY, amount numeric(10, 2));
+INSERT INTO billing."Invoice Lines" SELECT g, g / 3.0 FROM generate_series(1, 50) g;
+CREATE TABLE empty_one (id int);
+"#;
+
+fn shop(server: &PgServer) {
+    server.create_db("shop");
+    server.exec("shop", SCHEMA);
+}
+
+fn pg_config(server: &PgServer, db: &str) -> String {
+    format!(
+        "[[app]]\nname = \"shop\"\n\n[[app.source]]\nname = \"db\"\nkind = \"postgres\"\nurl = \"{}\"\n",
+        server.url("postgres", db)
+    )
+}
+
+/// A `pg_dump` wrapper placed first on PATH: it claims a new major version so lifeboat
+/// picks it, records how it was called, and runs `body` (with $REAL set).
+fn pg_dump_wrapper(ws: &mut Workspace, body: &str) {
+    let dir = ws.path("bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let real = support::pg_bin().join("pg_dump");
+    script(
+        &dir.join("pg_dump"),
+        &format!(
+            "if [ \"$1\" = --version ]; then echo 'pg_dump (PostgreSQL) 99.0'; exit 0; fi\n\
+             REAL={real}\nW={w}\n\
+             printf '%s\\n' \"$@\" > $W/argv\nstat -c %a \"$PGPASSFILE\" > $W/passfile-mode 2>/dev/null\n\
+             env | grep -c PGPASSWORD= > $W/pgpassword-count\n{body}",
+            real = real.display(),
+            w = dir.display()
+        ),
+    );
+    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+    ws.env.push(("PATH".into(), path));
+}
+
+#[test]
+fn round_trip_restores_every_table_identically_into_another_database() {
+    let server = PgServer::start();
+    shop(&server);
+    let ws = Workspace::new();
+    ws.config(&pg_config(&server, "shop"));
+    ws.run(&["init"]).assert_ok();
+    ws.run(&["backup"]).assert_ok();
+
+    let manifest = ws.manifest("shop/db");
+    let counts: Vec<(String, i64)> = manifest["facts"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["table"].as_str().unwrap().to_string(), t["rows"].as_i64().unwrap()))
+        .collect();
+    let original = server.fingerprint("shop");
+    let expected: Vec<(String, i64)> = original.iter().map(|(t, n, _)| (t.clone(), *n)).collect();
+    assert_eq!(counts, expected, "manifest row counts");
+    assert!(manifest["tool_versions"][0].as_str().unwrap().starts_with("pg_dump (PostgreSQL)"));
+
+    ws.run(&["restore", "shop/db", "--to", &server.url("postgres", "shop_copy")]).assert_ok();
+    assert_eq!(server.fingerprint("shop_copy"), original);
+}
+
+#[test]
+fn restore_over_data_needs_force_and_takes_a_safety_backup_first() {
+    let server = PgServer::start();
+    shop(&server);
+    let ws = Workspace::new();
+    ws.config(&pg_config(&server, "shop"));
+    ws.run(&["init"]).assert_ok();
+    ws.run(&["backup"]).assert_ok();
+    let backed_up = server.fingerprint("shop");
+    server.exec("shop", "DELETE FROM customers WHERE id > 10; CREATE TABLE added_later (x int); INSERT INTO added_later VALUES (1)");
+    let changed = server.fingerprint("shop");
+
+    let refused = ws.run(&["restore", "shop/db"]).assert_code(1);
+    assert!(refused.stderr.contains("holds data") && refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_eq!(server.fingerprint("shop"), changed, "a refused restore changed nothing");
+
+    let plan = ws.run(&["restore", "shop/db", "--force", "--plan"]).assert_ok();
+    assert!(plan.stdout.contains("pre-restore"), "{}", plan.stdout);
+    assert_eq!(server.fingerprint("shop"), changed, "--plan changed nothing");
+
+    ws.run(&["restore", "shop/db", "--force"]).assert_ok();
+    let restored = server.fingerprint("shop");
+    // --clean --if-exists drops what the backup has; a table created later stays.
+    let without_added: Vec<_> = restored.iter().filter(|(t, _, _)| t != "public.added_later").cloned().collect();
+    assert_eq!(without_added, backed_up);
+
+    let safety: Vec<_> = ws.snapshots_of("shop", "db").into_iter().filter(|s| s["pre_restore"] == true).collect();
+    assert_eq!(safety.len(), 1, "one safety backup");
+    // The safety backup holds the changed state: restore it elsewhere and compare.
+    let id = safety[0]["id"].as_str().unwrap();
+    ws.run(&["restore", "shop/db", "--snapshot", &id[..8], "--to", &server.url("postgres", "before")]).assert_ok();
+    assert_eq!(server.fingerprint("before"), changed);
+}
+
+#[test]
+fn row_counts_are_those_of_the_dumped_snapshot_while_writers_insert() {
+    let server = PgServer::start();
+    shop(&server);
+    server.exec("shop", "INSERT INTO customers (name) SELECT 'bulk' FROM generate_series(1, 200000)");
+    let ws = Workspace::new();
+    ws.config(&pg_config(&server, "shop"));
+    ws.run(&["init"]).assert_ok();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let mut client = server.client("shop");
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                client.batch_execute("INSERT INTO customers (name) SELECT 'w' FROM generate_series(1, 100); INSERT INTO docs VALUES (100000 + (random() * 1e9)::int, '{}')").unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    ws.run(&["backup"]).assert_ok();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(writer.join().unwrap() > 0, "the writer ran during the backup");
+
+    ws.run(&["restore", "shop/db", "--to", &server.url("postgres", "copy")]).assert_ok();
+    let manifest = ws.manifest("shop/db");
+    for table in manifest["facts"]["tables"].as_array().unwrap() {
+        let name = table["table"].as_str().unwrap();
+        let restored = server.fingerprint("copy").into_iter().find(|(t, _, _)| t == name).unwrap().1;
+        assert_eq!(table["rows"].as_i64().unwrap(), restored, "{name}: manifest vs dumped data");
+    }
+}
+
+#[test]
+fn password_reaches_pg_dump_only_through_a_0600_passfile() {
+    let server = PgServer::start();
+    shop(&server);
+    server.exec("postgres", &format!("CREATE ROLE app LOGIN PASSWORD '{PASSWORD}' ; GRANT pg_read_all_data TO app"));
+    let mut ws = Workspace::new();
+    pg_dump_wrapper(&mut ws, "exec $REAL \"$@\"");
+    ws.env.push(("SHOP_DB_PASSWORD".into(), PASSWORD.into()));
+    ws.config(&format!("{}password_env = \"SHOP_DB_PASSWORD\"\n", pg_config(&server, "shop").replace("postgres@", "app@")));
+    ws.run(&["init"]).assert_ok();
+    let out = ws.run(&["-v", "backup"]).assert_ok();
+    let argv = std::fs::read_to_string(ws.path("bin/argv")).unwrap();
+    assert!(argv.contains("--snapshot"), "pg_dump ran from the exported snapshot: {argv}");
+    assert!(!argv.contains(PASSWORD), "password in argv: {argv}");
+    assert_eq!(std::fs::read_to_string(ws.path("bin/passfile-mode")).unwrap().trim(), "600");
+    assert_eq!(std::fs::read_to_string(ws.path("bin/pgpassword-count")).unwrap().trim(), "0");
+    assert!(!out.all().contains(PASSWORD));
+    let config = ws.run(&["config"]).assert_ok();
+    assert!(!config.all().contains(PASSWORD) && config.stdout.contains("****"), "{}", config.stdout);
+    let manifest = String::from_utf8(ws.run_bytes(&["dump", "shop/db", "--manifest"])).unwrap();
+    assert!(!manifest.contains(PASSWORD));
+
+    ws.env.retain(|(k, _)| k != "SHOP_DB_PASSWORD");
+    ws.env.push(("SHOP_DB_PASSWORD".into(), "wrong".into()));
+    let wrong = ws.run(&["backup"]).assert_code(1);
+    assert!(wrong.stderr.contains("password authentication failed"), "{}", wrong.stderr);
+    assert!(!wrong.all().contains("wrong\n") && !wrong.all().contains(PASSWORD));
+}
+
+fn data_source(ws: &Workspace) -> String {
+    std::fs::create_dir_all(ws.path("data")).unwrap();
+    std::fs::write(ws.path("data/file.txt"), "kept").unwrap();
+    format!("\n[[app.source]]\nname = \"data\"\nkind = \"files\"\npath = \"{}\"\n", ws.path("data").display())
+}
+
+fn assert_no_db_snapshot(ws: &Workspace) {
+    assert!(ws.snapshots_of("shop", "db").is_empty(), "lifeboat lists no db backup");
+    let restic = ws.restic(&["snapshots", "--json", "--tag", "source=db"]);
+    assert!(restic.status.success());
+    let snaps: Vec<serde_json::Value> = serde_json::from_slice(&restic.stdout).unwrap();
+    assert!(snaps.is_empty(), "restic sees no db snapshot: {snaps:?}");
+}
+
+#[test]
+fn failing_pg_dump_leaves_no_snapshot_and_other_sources_still_run() {
+    let server = PgServer::start();
+    shop(&server);
+    let mut ws = Workspace::new();
+    pg_dump_wrapper(&mut ws, "$REAL \"$@\" | head -c 3000\necho 'pg_dump: error: simulated failure on table blobs' >&2\nexit 1");
+    let files = data_source(&ws);
+    ws.config(&format!("{}{files}", pg_config(&server, "shop")));
+    ws.run(&["init"]).assert_ok();
+    let out = ws.run(&["backup"]).assert_code(1);
+    assert!(out.stderr.contains("shop/db"), "{}", out.stderr);
+    assert!(out.stderr.contains("pg_dump failed (exit code 1)"), "{}", out.stderr);
+    assert!(out.stderr.contains("simulated failure on table blobs"), "stderr tail: {}", out.stderr);
+    assert_no_db_snapshot(&ws);
+    assert_eq!(ws.snapshots_of("shop", "data").len(), 1, "the files source still ran");
+}
+
+/// A wrapper that lets pg_dump stall after 200 kB and records its pid, so the test can
+/// break it mid-stream.
+const SLOW_DUMP: &str = "fifo=$W/fifo; rm -f $fifo; mkfifo $fifo\n$REAL \"$@\" > $fifo &\npid=$!; echo $pid > $W/pid\n(head -c 200000; sleep 4; cat) < $fifo\nwait $pid";
+
+fn big_shop(server: &PgServer) {
+    shop(server);
+    server.exec("shop", "INSERT INTO blobs SELECT g, decode(repeat(md5(g::text), 64), 'hex') FROM generate_series(1000, 40000) g");
+}
+
+#[test]
+fn server_vanishing_mid_dump_leaves_no_snapshot() {
+    let server = PgServer::start();
+    big_shop(&server);
+    let mut ws = Workspace::new();
+    pg_dump_wrapper(&mut ws, SLOW_DUMP);
+    ws.config(&pg_config(&server, "shop"));
+    ws.run(&["init"]).assert_ok();
+    let child = ws.command(&["backup"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    assert!(wait_for(Duration::from_secs(20), || ws.path("bin/pid").exists()));
+    std::thread::sleep(Duration::from_millis(500));
+    server.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("shop/db") && stderr.contains("pg_dump failed"), "{stderr}");
+    drop(server);
+    assert_no_db_snapshot(&ws);
+}
+
+#[test]
+fn dump_killed_mid_stream_leaves_no_snapshot() {
+    let server = PgServer::start();
+    big_shop(&server);
+    let mut ws = Workspace::new();
+    pg_dump_wrapper(&mut ws, SLOW_DUMP);
+    ws.config(&pg_config(&server, "shop"));
+    ws.run(&["init"]).assert_ok();
+    let child = ws.command(&["backup"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    assert!(wait_for(Duration::from_secs(20), || std::fs::read_to_string(ws.path("bin/pid")).is_ok_and(|p| !p.trim().is_empty())));
+    let pid = std::fs::read_to_string(ws.path("bin/pid")).unwrap();
+    std::process::Command::new("kill").args(["-9", pid.trim()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("shop/db") && stderr.contains("pg_dump failed (exit code 137)"), "{stderr}");
+    assert_no_db_snapshot(&ws);
+}
+
+#[test]
+fn unreachable_server_fails_naming_host_and_port() {
+    let port = support::free_port();
+    let ws = Workspace::new();
+    ws.config(&format!("[[app]]\nname = \"shop\"\n\n[[app.source]]\nname = \"db\"\nkind = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:{port}/shop\"\n"));
+    ws.run(&["init"]).assert_ok();
+    let out = ws.run(&["backup"]).assert_code(1);
+    assert!(out.stderr.contains(&format!("127.0.0.1:{port}")), "{}", out.stderr);
+    assert!(out.stderr.contains("shop/db"), "{}", out.stderr);
+}
+
+#[test]
+fn stock_restic_reads_what_lifeboat_wrote_byte_for_byte() {
+    let server = PgServer::start();
+    shop(&server);
+    let ws = Workspace::new();
+    ws.config(&pg_config(&server, "shop"));
+    ws.run(&["init"]).assert_ok();
+    ws.run(&["backup"]).assert_ok();
+    let ours = ws.run_bytes(&["dump", "shop/db"]);
+    assert!(ours.starts_with(b"PGDMP"), "a pg_dump custom-format archive");
+
+    let snapshots = ws.restic(&["snapshots", "--json"]);
+    assert!(snapshots.status.success(), "{}", String::from_utf8_lossy(&snapshots.stderr));
+    let dumped = ws.restic(&["dump", "latest", "/shop/db/shop.pgdump"]);
+    assert!(dumped.status.success(), "{}", String::from_utf8_lossy(&dumped.stderr));
+    assert!(dumped.stdout == ours, "restic dump differs from lifeboat dump");
+
+    // restic restore writes size-0 stream nodes as empty files; lifeboat's are whole.
+    let target = ws.path("restic-restore");
+    let restored = ws.restic(&["restore", "latest", "--target", target.to_str().unwrap()]);
+    assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
+    assert!(std::fs::read(target.join("shop/db/shop.pgdump")).unwrap() == ours);
+    let check = ws.restic(&["check", "--read-data"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+
+    // and pg_restore accepts the dump as written by restic
+    let list = std::process::Command::new(support::pg_bin().join("pg_restore"))
+        .arg("--list")
+        .arg(target.join("shop/db/shop.pgdump"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains("TABLE DATA public blobs"));
+}

@@ -1,0 +1,52 @@
+//! The `command` kind: a shell command's stdout is the backup (e.g. `kubectl get
+//! secrets -o json`); a restore feeds the stream to another command's stdin.
+
+use crate::dump::{Dump, DumpFacts};
+use crate::process::{Pipes, Running};
+use crate::SourceError;
+use std::io::Write;
+use std::process::Command;
+
+fn shell(command: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(command);
+    cmd
+}
+
+/// Starts `backup_command`; its output is stored as `filename`.
+pub fn start_backup(backup_command: &str, filename: &str) -> Result<Dump, SourceError> {
+    let mut running = Running::spawn("backup_command", &mut shell(backup_command), Pipes::Stdout)?;
+    let stdout = running
+        .take_stdout()
+        .ok_or_else(|| SourceError::Invalid("backup_command has no stdout".into()))?;
+    Ok(Dump {
+        name: filename.to_string(),
+        stream: Box::new(stdout),
+        hash: true,
+        finish: Box::new(move || running.finish().map(|_| DumpFacts::default())),
+    })
+}
+
+/// A restore in progress: write the stream into `input()`, then `finish()`.
+pub struct CommandRestore {
+    running: Running,
+}
+
+pub fn start_restore(restore_command: &str) -> Result<CommandRestore, SourceError> {
+    let running = Running::spawn("restore_command", &mut shell(restore_command), Pipes::Stdin)?;
+    Ok(CommandRestore { running })
+}
+
+impl CommandRestore {
+    pub fn input(&mut self) -> Result<Box<dyn Write + Send>, SourceError> {
+        let stdin = self
+            .running
+            .take_stdin()
+            .ok_or_else(|| SourceError::Invalid("restore_command has no stdin".into()))?;
+        Ok(Box::new(stdin))
+    }
+
+    pub fn finish(self) -> Result<(), SourceError> {
+        self.running.finish().map(drop)
+    }
+}
