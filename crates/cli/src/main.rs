@@ -45,6 +45,8 @@ enum Command {
     Dump(commands::dump::DumpArgs),
     /// Check the repository's integrity
     Check(commands::check::CheckArgs),
+    /// Prove backups restore: restore into throwaway servers and compare with the manifest
+    Verify(commands::verify::VerifyArgs),
 }
 
 /// What every command gets.
@@ -73,9 +75,24 @@ fn init_logging(cli: &Cli) {
         .init();
 }
 
+/// On SIGINT/SIGTERM: stop and remove every throwaway server and temp dir, then exit.
+/// (A process ended by a signal runs no destructors.)
+fn cleanup_on_signals() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else { return };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let cleaned = lifeboat_sources::scratch::cleanup_all();
+            eprintln!("interrupted: removed {cleaned} throwaway server(s) and their data; nothing partial was saved");
+            std::process::exit(128 + signal);
+        }
+    });
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
+    cleanup_on_signals();
     let ctx = Ctx { config_path: config::locate(cli.config.as_deref()), json: cli.json, quiet: cli.quiet };
     let result = match cli.command {
         Command::Init => commands::init::run(&ctx),
@@ -85,6 +102,7 @@ fn main() -> ExitCode {
         Command::Restore(args) => commands::restore::run(&ctx, args),
         Command::Dump(args) => commands::dump::run(&ctx, args),
         Command::Check(args) => commands::check::run(&ctx, args),
+        Command::Verify(args) => commands::verify::run(&ctx, args),
     };
     match result {
         Ok(code) => code,

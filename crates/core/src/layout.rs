@@ -12,6 +12,8 @@ pub const MANIFEST_PATH: &str = "/~lifeboat/manifest.json";
 
 /// Tag every lifeboat snapshot carries.
 pub const TAG_LIFEBOAT: &str = "lifeboat";
+/// Tag of a snapshot that records a verification result (not a backup).
+pub const TAG_VERIFY: &str = "lifeboat-verify";
 /// Tag of a safety backup taken just before a restore overwrote a target.
 pub const TAG_PRE_RESTORE: &str = "pre-restore";
 

@@ -37,6 +37,8 @@ pub struct AppSpec {
 pub struct SourceSpec {
     pub name: String,
     pub restore_after: Vec<String>,
+    /// Statements that must each return true on a verification restore.
+    pub verify_sql: Vec<String>,
     pub kind: SourceKind,
 }
 
@@ -47,6 +49,7 @@ pub enum SourceKind {
     Postgres(PostgresSettings),
     Files(FilesSettings),
     Command(CommandSettings),
+    Sqlite(SqliteSettings),
 }
 
 impl SourceKind {
@@ -55,6 +58,7 @@ impl SourceKind {
             SourceKind::Postgres(_) => "postgres",
             SourceKind::Files(_) => "files",
             SourceKind::Command(_) => "command",
+            SourceKind::Sqlite(_) => "sqlite",
         }
     }
 }
@@ -67,6 +71,10 @@ pub struct PostgresSettings {
     pub password: Option<Secret<String>>,
     pub no_owner: bool,
     pub jobs: Option<u32>,
+    /// Also `pg_dumpall --globals-only` (roles, tablespaces), restored first.
+    pub globals: bool,
+    /// Every non-template database of the server, plus globals.
+    pub all_databases: bool,
 }
 
 /// `kind = "files"`.
@@ -86,6 +94,13 @@ pub struct CommandSettings {
     pub restore_command: Option<String>,
     /// File name of the output in the snapshot.
     pub filename: String,
+}
+
+/// `kind = "sqlite"`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SqliteSettings {
+    /// The database file.
+    pub path: PathBuf,
 }
 
 impl Config {

@@ -8,7 +8,7 @@ use lifeboat_core::{AppSpec, Facts, Manifest, SourceKind, SourceSpec};
 use lifeboat_repo::{PayloadStats, Repo, RepoError, SnapshotMeta, StoredSnapshot, StreamEntry};
 use lifeboat_sources::hooks::run_hooks;
 use lifeboat_sources::postgres::{self, PgTarget};
-use lifeboat_sources::{command, Dump};
+use lifeboat_sources::{command, sqlite, Dump};
 use serde::Serialize;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -163,15 +163,25 @@ pub fn backup_source(
             let target = PgTarget::parse(&pg.url, pg.password.clone()).map_err(EngineError::source(&spec))?;
             manifest.origin = target.url();
             let produce = slot.producer(manifest, started);
-            postgres::start_backup(&target)
-                .map(|dump| store_dump(repo, &meta, dump, produce))
-                .map_err(EngineError::source(&spec))?
+            let dumps = if pg.globals || pg.all_databases {
+                postgres::cluster::start_cluster(&target, pg.globals, pg.all_databases)
+            } else {
+                postgres::start_backup(&target).map(|d| vec![d])
+            };
+            dumps.map(|dumps| store_dumps(repo, &meta, dumps, produce)).map_err(EngineError::source(&spec))?
         }
         SourceKind::Command(cmd) => {
             manifest.origin = "backup_command".to_string();
             let produce = slot.producer(manifest, started);
             command::start_backup(&cmd.backup_command, &cmd.filename)
-                .map(|dump| store_dump(repo, &meta, dump, produce))
+                .map(|dump| store_dumps(repo, &meta, vec![dump], produce))
+                .map_err(EngineError::source(&spec))?
+        }
+        SourceKind::Sqlite(db) => {
+            manifest.origin = db.path.display().to_string();
+            let produce = slot.producer(manifest, started);
+            sqlite::start_backup(&db.path)
+                .map(|dump| store_dumps(repo, &meta, vec![dump], produce))
                 .map_err(EngineError::source(&spec))?
         }
         SourceKind::Files(files) => {
@@ -231,21 +241,31 @@ impl ManifestSlot {
     }
 }
 
-/// Stores a streaming dump; the manifest is written only if the dump's finisher
-/// (child exit status, row counts) succeeds after the stream ended.
-fn store_dump(
+/// Stores streaming dumps in one snapshot; the manifest is written only if every
+/// dump's finisher (child exit status, row counts) succeeds after its stream ended.
+fn store_dumps(
     repo: &mut Repo,
     meta: &SnapshotMeta,
-    dump: Dump,
+    dumps: Vec<Dump>,
     produce: impl FnOnce(&PayloadStats, Complete) -> Result<Vec<u8>, String> + Send + 'static,
 ) -> Result<StoredSnapshot, RepoError> {
-    let finish = dump.finish;
+    let mut entries = Vec::with_capacity(dumps.len());
+    let mut finishers = Vec::with_capacity(dumps.len());
+    for dump in dumps {
+        finishers.push((dump.name.clone(), dump.finish));
+        entries.push(StreamEntry { name: dump.name, reader: dump.stream, hash: dump.hash });
+    }
     let complete: Complete = Box::new(move |mut m| {
-        let facts = finish().map_err(|e| e.to_string())?;
-        m.facts.tables = facts.tables;
-        m.tool_versions = facts.tool_versions;
+        for (name, finish) in finishers {
+            let facts = finish().map_err(|e| if m.files.len() > 1 { format!("{name}: {e}") } else { e.to_string() })?;
+            m.facts.tables.extend(facts.tables);
+            for v in facts.tool_versions {
+                if !m.tool_versions.contains(&v) {
+                    m.tool_versions.push(v);
+                }
+            }
+        }
         Ok(m)
     });
-    let entry = StreamEntry { name: dump.name, reader: dump.stream, hash: dump.hash };
-    repo.store_streams(meta, vec![entry], Box::new(move |stats| produce(stats, complete)))
+    repo.store_streams(meta, entries, Box::new(move |stats| produce(stats, complete)))
 }

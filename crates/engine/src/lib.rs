@@ -6,7 +6,9 @@ pub mod dump;
 pub mod error;
 pub mod restore;
 pub mod select;
+pub mod verify;
 
 pub use backup::{backup_source, run_backup, BackupReport, Purpose, SourceReport};
 pub use error::EngineError;
 pub use restore::{restore_source, RestoreOptions, RestoreReport};
+pub use verify::{verify_source, VerifyReport};

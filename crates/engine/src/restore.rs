@@ -7,7 +7,7 @@ use crate::EngineError;
 use lifeboat_core::layout::payload_root;
 use lifeboat_core::{AppSpec, FilesSettings, PostgresSettings, SourceKind, SourceSpec};
 use lifeboat_repo::{Repo, RepoReader};
-use lifeboat_sources::postgres::{prepare_target, start_restore, PgTarget, TargetState};
+use lifeboat_sources::postgres::{cluster, prepare_target, start_restore, PgTarget, TargetState};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -105,6 +105,7 @@ enum Target {
     Files { dir: PathBuf, settings: FilesSettings },
     /// A shell command fed the stream; what it writes to is beyond lifeboat's sight.
     Command { command: String },
+    Sqlite { path: PathBuf },
 }
 
 impl Target {
@@ -119,6 +120,7 @@ impl Target {
                 let dir = to.map_or_else(|| files.path.clone(), PathBuf::from);
                 Ok(Target::Files { dir, settings: files.clone() })
             }
+            SourceKind::Sqlite(db) => Ok(Target::Sqlite { path: to.map_or_else(|| db.path.clone(), PathBuf::from) }),
             SourceKind::Command(cmd) => {
                 let command = to.map(str::to_string).or_else(|| cmd.restore_command.clone()).ok_or(
                     "no restore_command configured; give one with --to 'COMMAND'",
@@ -133,17 +135,24 @@ impl Target {
             Target::Postgres { target, .. } => target.url(),
             Target::Files { dir, .. } => dir.display().to_string(),
             Target::Command { command } => format!("`{command}`"),
+            Target::Sqlite { path } => path.display().to_string(),
         }
     }
 
     fn holds_data(&self) -> Result<bool, String> {
         match self {
+            Target::Postgres { target, settings } if settings.all_databases => {
+                let dbs = cluster::list_databases(target).map_err(|e| e.to_string())?;
+                let states: Result<Vec<_>, _> = dbs.iter().map(|db| prepare_target(&target.with_db(db))).collect();
+                Ok(states.map_err(|e| e.to_string())?.contains(&TargetState::HoldsData))
+            }
             Target::Postgres { target, .. } => prepare_target(target)
                 .map(|s| s == TargetState::HoldsData)
                 .map_err(|e| e.to_string()),
             Target::Files { dir, .. } => lifeboat_sources::files::holds_data(dir).map_err(|e| e.to_string()),
             // Nothing to inspect: the command decides what it overwrites.
             Target::Command { .. } => Ok(false),
+            Target::Sqlite { path } => Ok(lifeboat_sources::sqlite::holds_data(path)),
         }
     }
 
@@ -151,6 +160,7 @@ impl Target {
     fn as_kind(&self, source: &SourceSpec) -> SourceKind {
         match self {
             Target::Command { .. } => source.kind.clone(),
+            Target::Sqlite { path } => SourceKind::Sqlite(lifeboat_core::SqliteSettings { path: path.clone() }),
             Target::Postgres { target, settings } => {
                 SourceKind::Postgres(PostgresSettings { url: target.url(), ..settings.clone() })
             }
@@ -183,6 +193,7 @@ impl Target {
                 steps.push(format!("restore snapshot {snapshot} into {target}{delete}"));
             }
             Target::Command { .. } => steps.push(format!("feed snapshot {snapshot} to {target} on stdin")),
+            Target::Sqlite { .. } => steps.push(format!("write snapshot {snapshot} beside {target}, check integrity, rename over it")),
         }
         steps
     }
@@ -192,35 +203,47 @@ impl Target {
             Target::Postgres { target, settings } => restore_postgres(reader, id, root, target, settings),
             Target::Files { dir, .. } => reader.restore_tree(id, root, dir, opts.delete).map_err(|e| e.to_string()),
             Target::Command { command } => restore_command(reader, id, root, command),
+            Target::Sqlite { path } => restore_sqlite(reader, id, root, path),
         }
     }
 }
 
-/// Feeds every payload file of the backup into a consumer's stdin, then waits for it:
-/// the consumer's own error explains a broken pipe better than the pipe does.
+/// Feeds payload files of the backup into a consumer's stdin, then waits for it: the
+/// consumer's own error explains a broken pipe better than the pipe does.
 fn feed(
     reader: &RepoReader<'_>,
     id: &str,
     root: &str,
+    files: &[String],
     mut input: Box<dyn Write + Send>,
     finish: impl FnOnce() -> Result<(), lifeboat_sources::SourceError>,
 ) -> Result<(), String> {
-    let manifest = reader.manifest(id).map_err(|e| e.to_string())?;
-    if manifest.files.is_empty() {
+    if files.is_empty() {
         return Err("the backup holds no dump file".into());
     }
-    let fed = manifest.files.iter().try_for_each(|f| reader.dump(id, root, f, &mut input));
+    let fed = files.iter().try_for_each(|f| reader.dump(id, root, f, &mut input));
     drop(input);
     finish().map_err(|e| e.to_string())?;
     fed.map_err(|e| format!("reading the backup: {e}"))
 }
 
-fn restore_command(reader: &RepoReader<'_>, id: &str, root: &str, command: &str) -> Result<(), String> {
-    let mut restore = lifeboat_sources::command::start_restore(command).map_err(|e| e.to_string())?;
-    let input = restore.input().map_err(|e| e.to_string())?;
-    feed(reader, id, root, input, || restore.finish())
+fn restore_sqlite(reader: &RepoReader<'_>, id: &str, root: &str, path: &std::path::Path) -> Result<(), String> {
+    let manifest = reader.manifest(id).map_err(|e| e.to_string())?;
+    let file = manifest.files.first().ok_or("the backup holds no database file")?;
+    lifeboat_sources::sqlite::restore_with(path, |out| reader.dump(id, root, file, out).map_err(|e| e.to_string()))
+        .map_err(|e| e.to_string())
 }
 
+fn restore_command(reader: &RepoReader<'_>, id: &str, root: &str, command: &str) -> Result<(), String> {
+    let manifest = reader.manifest(id).map_err(|e| e.to_string())?;
+    let mut restore = lifeboat_sources::command::start_restore(command).map_err(|e| e.to_string())?;
+    let input = restore.input().map_err(|e| e.to_string())?;
+    feed(reader, id, root, &manifest.files, input, || restore.finish())
+}
+
+/// Restores globals first (when the backup has them), then every database dump: into
+/// the target database, or with `all_databases` into databases of the same names on
+/// the target server.
 fn restore_postgres(
     reader: &RepoReader<'_>,
     id: &str,
@@ -228,8 +251,28 @@ fn restore_postgres(
     target: &PgTarget,
     settings: &PostgresSettings,
 ) -> Result<(), String> {
-    let state = prepare_target(target).map_err(|e| e.to_string())?;
-    let mut restore = start_restore(target, state, settings.no_owner).map_err(|e| e.to_string())?;
-    let input = restore.input().map_err(|e| e.to_string())?;
-    feed(reader, id, root, input, || restore.finish())
+    let manifest = reader.manifest(id).map_err(|e| e.to_string())?;
+    let (globals, dumps): (Vec<String>, Vec<String>) =
+        manifest.files.iter().cloned().partition(|f| f == cluster::GLOBALS_FILE);
+    if !globals.is_empty() {
+        let mut restore = cluster::start_globals_restore(&target.with_db("postgres")).map_err(|e| e.to_string())?;
+        let input = restore.input().map_err(|e| e.to_string())?;
+        feed(reader, id, root, &globals, input, || restore.finish()).map_err(|e| format!("globals: {e}"))?;
+    }
+    if dumps.len() > 1 && !settings.all_databases {
+        return Err("the backup holds several databases; restore it with `databases = \"all\"`".into());
+    }
+    for file in &dumps {
+        let db_target = if settings.all_databases {
+            target.with_db(file.strip_suffix(".pgdump").unwrap_or(file))
+        } else {
+            target.clone()
+        };
+        let state = prepare_target(&db_target).map_err(|e| e.to_string())?;
+        let mut restore = start_restore(&db_target, state, settings.no_owner).map_err(|e| e.to_string())?;
+        let input = restore.input().map_err(|e| e.to_string())?;
+        feed(reader, id, root, std::slice::from_ref(file), input, || restore.finish())
+            .map_err(|e| format!("{}: {e}", db_target.dbname))?;
+    }
+    Ok(())
 }

@@ -2,7 +2,7 @@
 
 use crate::error::engine;
 use crate::{Repo, RepoError};
-use lifeboat_core::layout::{tag_value, MANIFEST_PATH, TAG_LIFEBOAT, TAG_PRE_RESTORE};
+use lifeboat_core::layout::{tag_value, MANIFEST_PATH, TAG_LIFEBOAT, TAG_PRE_RESTORE, TAG_VERIFY};
 use rustic_core::repofile::SnapshotFile;
 use rustic_core::repofile::SnapshotId;
 use std::path::Path;
@@ -24,6 +24,8 @@ pub struct SnapshotInfo {
     pub size: u64,
     /// Bytes this snapshot added to the repository (packed).
     pub added: u64,
+    /// The latest verification's result: `Some(true)` passed, `Some(false)` failed.
+    pub verified: Option<bool>,
     pub tags: Vec<String>,
 }
 
@@ -43,6 +45,7 @@ impl SnapshotInfo {
             pre_restore: tags.iter().any(|t| t == TAG_PRE_RESTORE),
             size: snap.summary.as_ref().map_or(0, |s| s.total_bytes_processed),
             added: snap.summary.as_ref().map_or(0, |s| s.data_added_packed),
+            verified: None,
             tags,
         }
     }
@@ -57,13 +60,16 @@ impl Repo {
     /// Snapshots missing their manifest were interrupted between save and clean-up;
     /// they are skipped with a warning.
     pub fn list(&mut self) -> Result<Vec<SnapshotInfo>, RepoError> {
-        let snaps = self
+        let all = self
             .open_repo()?
-            .get_matching_snapshots(|s| s.tags.contains(TAG_LIFEBOAT))
+            .get_matching_snapshots(|s| s.tags.contains(TAG_LIFEBOAT) || s.tags.contains(TAG_VERIFY))
             .map_err(engine)?;
+        let (mut verifications, snaps): (Vec<_>, Vec<_>) =
+            all.into_iter().partition(|s| s.tags.contains(TAG_VERIFY));
         if snaps.is_empty() {
             return Ok(Vec::new());
         }
+        verifications.sort();
         let mut infos = self.with_index(|repo| {
             let mut infos = Vec::new();
             for snap in &snaps {
@@ -74,6 +80,15 @@ impl Repo {
             }
             Ok(infos)
         })?;
+        for info in &mut infos {
+            // sorted oldest first, so the last match is the latest verification
+            info.verified = verifications
+                .iter()
+                .rev()
+                .map(SnapshotInfo::from_file)
+                .find(|v| tag_value(&v.tags, "verifies") == Some(info.id.as_str()))
+                .map(|v| tag_value(&v.tags, "result") == Some("pass"));
+        }
         infos.sort_by_key(|i| i.timestamp);
         Ok(infos)
     }

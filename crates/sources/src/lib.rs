@@ -3,11 +3,16 @@
 
 pub mod command;
 pub mod dump;
+pub mod dump_lazy;
 pub mod error;
 pub mod files;
 pub mod hooks;
+pub mod mysql;
 pub mod postgres;
 pub mod process;
+pub mod redis;
+pub mod scratch;
+pub mod sqlite;
 
 pub use dump::{Dump, DumpFacts};
 pub use error::SourceError;

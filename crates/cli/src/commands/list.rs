@@ -40,8 +40,12 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<ExitCode> {
 fn row(s: &SnapshotInfo) -> Vec<String> {
     let spec = format!("{}/{}", s.app, s.source);
     let name = if s.pre_restore { format!("{spec} (pre-restore)") } else { spec };
-    // Verification results arrive with `lifeboat verify`; until then: unknown.
-    vec![name, s.time.clone(), s.run_id.clone(), s.short_id().to_string(), bytes(s.size), bytes(s.added), "–".into()]
+    let verified = match s.verified {
+        Some(true) => "✓",
+        Some(false) => "✗",
+        None => "–",
+    };
+    vec![name, s.time.clone(), s.run_id.clone(), s.short_id().to_string(), bytes(s.size), bytes(s.added), verified.into()]
 }
 
 const HEADER: [&str; 7] = ["APP/SOURCE", "TIME", "RUN", "SNAPSHOT", "SIZE", "ADDED", "VERIFIED"];

@@ -8,6 +8,7 @@ pub mod dump;
 pub mod init;
 pub mod list;
 pub mod restore;
+pub mod verify;
 
 use crate::config::Loaded;
 use crate::Ctx;

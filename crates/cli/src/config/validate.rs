@@ -3,13 +3,13 @@
 use super::raw::{RawApp, RawConfig, RawRepository, RawSource};
 use super::Positions;
 use lifeboat_core::layout::is_valid_name;
-use lifeboat_core::{AppSpec, CommandSettings, Config, FilesSettings, PostgresSettings, RepositorySpec, Secret, SourceKind, SourceSpec};
+use lifeboat_core::{AppSpec, CommandSettings, Config, FilesSettings, SqliteSettings, PostgresSettings, RepositorySpec, Secret, SourceKind, SourceSpec};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use toml::Spanned;
 
 /// Kinds SPEC.md names that this version cannot back up yet.
-const PLANNED_KINDS: &[&str] = &["mysql", "redis", "sqlite", "bucket"];
+const PLANNED_KINDS: &[&str] = &["mysql", "redis", "bucket"];
 
 struct Validator<'d, 't> {
     doc: &'d Positions<'t>,
@@ -161,6 +161,7 @@ impl Validator<'_, '_> {
                 sources.push(SourceSpec {
                     name: names[i].clone(),
                     restore_after: s.restore_after.iter().map(|d| d.get_ref().clone()).collect(),
+                    verify_sql: s.verify_sql.as_ref().map(|v| v.get_ref().clone()).unwrap_or_default(),
                     kind,
                 });
             }
@@ -170,7 +171,7 @@ impl Validator<'_, '_> {
 
     fn kind(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
         let s = source.get_ref();
-        for (key, present) in [("schedule", s.schedule.as_ref().map(Spanned::span)), ("retention", s.retention.as_ref().map(Spanned::span)), ("verify_sql", s.verify_sql.as_ref().map(Spanned::span))] {
+        for (key, present) in [("schedule", s.schedule.as_ref().map(Spanned::span)), ("retention", s.retention.as_ref().map(Spanned::span))] {
             if let Some(span) = present {
                 self.warn(span, &format!("app.source.{key}"), "not acted on by this version yet");
             }
@@ -179,8 +180,9 @@ impl Validator<'_, '_> {
             "postgres" => self.postgres(source),
             "files" => self.files(source),
             "command" => self.command(source),
+            "sqlite" => self.sqlite(source),
             planned if PLANNED_KINDS.contains(&planned) => {
-                let msg = format!("kind `{planned}` is not supported by this version yet (supported: postgres, files, command)");
+                let msg = format!("kind `{planned}` is not supported by this version yet (supported: postgres, files, command, sqlite)");
                 self.err(s.kind.span(), "app.source.kind", msg);
                 None
             }
@@ -189,6 +191,13 @@ impl Validator<'_, '_> {
                 self.err(s.kind.span(), "app.source.kind", msg);
                 None
             }
+        }
+    }
+
+    fn no_verify_sql(&mut self, s: &RawSource) {
+        if let Some(v) = &s.verify_sql {
+            let msg = format!("does not apply to kind `{}` (only to database kinds)", s.kind.get_ref());
+            self.err(v.span(), "app.source.verify_sql", msg);
         }
     }
 
@@ -234,11 +243,14 @@ impl Validator<'_, '_> {
     fn postgres(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
         let s = source.get_ref();
         self.only_keys(s, &["url", "password_env", "password_file", "globals", "databases", "jobs", "no_owner"]);
-        for (key, span) in [("globals", s.globals.as_ref().map(Spanned::span)), ("databases", s.databases.as_ref().map(Spanned::span))] {
-            if let Some(span) = span {
-                self.err(span, &format!("app.source.{key}"), "not supported by this version yet");
+        let all_databases = match &s.databases {
+            None => false,
+            Some(v) if v.get_ref().as_str() == Some("all") => true,
+            Some(v) => {
+                self.err(v.span(), "app.source.databases", "for postgres only `\"all\"` is accepted (one database: put it in the url)");
+                false
             }
-        }
+        };
         let password = self.secret("app.source", source.span(), &s.password_env, &s.password_file, false);
         let url = self.required(source, &s.url, "url")?;
         if let Err(e) = lifeboat_sources::postgres::PgTarget::parse(url.get_ref(), None) {
@@ -250,27 +262,41 @@ impl Validator<'_, '_> {
             password: password?,
             no_owner: s.no_owner.as_ref().is_some_and(|b| *b.get_ref()),
             jobs: s.jobs.as_ref().map(|j| *j.get_ref()),
+            globals: s.globals.as_ref().is_some_and(|b| *b.get_ref()),
+            all_databases,
         }))
+    }
+
+    /// A path key, relative paths taken from the configuration file's directory (not from
+    /// wherever lifeboat was started).
+    fn path(&mut self, source: &Spanned<RawSource>) -> Option<PathBuf> {
+        let path = self.required(source, &source.get_ref().path, "path")?;
+        let path = PathBuf::from(path.get_ref());
+        if path.is_absolute() {
+            return Some(path);
+        }
+        let base = std::path::Path::new(&self.doc.file).parent().map(PathBuf::from).unwrap_or_default();
+        Some(std::path::absolute(base.join(path)).unwrap_or_default())
+    }
+
+    fn sqlite(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
+        self.only_keys(source.get_ref(), &["path"]);
+        Some(SourceKind::Sqlite(SqliteSettings { path: self.path(source)? }))
     }
 
     fn files(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
         let s = source.get_ref();
+        self.no_verify_sql(s);
         self.only_keys(s, &["path", "exclude"]);
-        let path = self.required(source, &s.path, "path")?;
-        let mut dir = PathBuf::from(path.get_ref());
-        if dir.is_relative() {
-            // Relative to the configuration file, not to wherever lifeboat was started.
-            let base = std::path::Path::new(&self.doc.file).parent().map(PathBuf::from).unwrap_or_default();
-            dir = std::path::absolute(base.join(dir)).unwrap_or_default();
-        }
         Some(SourceKind::Files(FilesSettings {
-            path: dir,
+            path: self.path(source)?,
             exclude: s.exclude.as_ref().map(|e| e.get_ref().clone()).unwrap_or_default(),
         }))
     }
 
     fn command(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
         let s = source.get_ref();
+        self.no_verify_sql(s);
         self.only_keys(s, &["backup_command", "restore_command", "filename"]);
         let backup = self.required(source, &s.backup_command, "backup_command")?;
         let filename = match &s.filename {

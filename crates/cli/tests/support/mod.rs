@@ -181,9 +181,20 @@ impl Run {
 
 impl Workspace {
     /// A workspace whose config starts with a `[repository]` table for `repo/`.
+    /// Its own TMPDIR (reachable by the `postgres` user), so scratch servers and dirs of
+    /// one test are told apart from another's.
     pub fn new() -> Workspace {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::Builder::new().prefix("lifeboat-test-").tempdir().unwrap();
-        Workspace { dir, env: vec![("LIFEBOAT_PASSWORD".into(), PASSWORD.into())] }
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let env = vec![
+            ("LIFEBOAT_PASSWORD".into(), PASSWORD.into()),
+            ("TMPDIR".into(), tmp.display().to_string()),
+        ];
+        Workspace { dir, env }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

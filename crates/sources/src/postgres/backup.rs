@@ -48,7 +48,7 @@ fn export_snapshot(client: &mut postgres::Client) -> Result<String, SourceError>
         .map_err(|e| SourceError::Query(format!("exporting a snapshot: {}", describe(&e))))
 }
 
-fn count_rows(client: &mut postgres::Client) -> Result<Vec<TableCount>, SourceError> {
+pub(crate) fn count_rows(client: &mut postgres::Client) -> Result<Vec<TableCount>, SourceError> {
     let q = |e: postgres::Error| SourceError::Query(format!("counting rows: {}", describe(&e)));
     let tables = client.query(TABLES_SQL, &[]).map_err(q)?;
     let mut counts = Vec::with_capacity(tables.len());

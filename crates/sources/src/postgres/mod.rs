@@ -2,11 +2,13 @@
 //! counts from that same snapshot, and `pg_restore --clean --if-exists`.
 
 mod backup;
+pub mod cluster;
 mod conn;
 mod restore;
 mod tools;
+pub mod verify;
 
 pub use backup::start_backup;
 pub use conn::PgTarget;
 pub use restore::{prepare_target, start_restore, PgRestore, TargetState};
-pub use tools::{find_tool, PgTool};
+pub use tools::{find_tool, parse_major, PgTool};

@@ -45,7 +45,7 @@ pub fn prepare_target(target: &PgTarget) -> Result<TargetState, SourceError> {
     Ok(if n > 0 { TargetState::HoldsData } else { TargetState::Empty })
 }
 
-fn create_database(target: &PgTarget) -> Result<(), SourceError> {
+pub(crate) fn create_database(target: &PgTarget) -> Result<(), SourceError> {
     let mut admin = maintenance(target)?;
     admin
         .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&target.dbname)))
@@ -74,10 +74,14 @@ pub fn start_restore(target: &PgTarget, state: TargetState, no_owner: bool) -> R
     }
     let passfile = target.configure(&mut cmd)?;
     let running = Running::spawn("pg_restore", &mut cmd, Pipes::Stdin)?;
-    Ok(PgRestore { running, _passfile: passfile, tool_version: tool.version })
+    Ok(PgRestore::new(running, passfile, tool.version))
 }
 
 impl PgRestore {
+    pub(crate) fn new(running: Running, passfile: Option<tempfile::TempDir>, tool_version: String) -> Self {
+        Self { running, _passfile: passfile, tool_version }
+    }
+
     /// Where the dump goes.
     pub fn input(&mut self) -> Result<Box<dyn Write + Send>, SourceError> {
         let stdin = self

@@ -1,0 +1,61 @@
+//! What verification asks of a restored PostgreSQL database: its row counts, the
+//! answers to the user's `verify_sql`, and a parallel restore from a spooled file.
+
+use super::backup::count_rows;
+use super::conn::{describe, PgTarget};
+use super::tools::find_tool;
+use crate::process::{Pipes, Running};
+use crate::SourceError;
+use lifeboat_core::TableCount;
+use std::path::Path;
+use std::process::Command;
+
+/// Exact row counts of every user table, named as the backup's manifest names them.
+pub fn table_counts(target: &PgTarget) -> Result<Vec<TableCount>, SourceError> {
+    count_rows(&mut target.connect()?)
+}
+
+/// Runs one `verify_sql` statement; it must return a single true value.
+pub fn check_sql(target: &PgTarget, sql: &str) -> Result<bool, SourceError> {
+    let mut client = target.connect()?;
+    let rows = client
+        .simple_query(sql)
+        .map_err(|e| SourceError::Query(format!("`{sql}`: {}", describe(&e))))?;
+    let value = rows.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_string)),
+        _ => None,
+    });
+    Ok(matches!(value.flatten().as_deref(), Some("t" | "true" | "1")))
+}
+
+/// `pg_restore --jobs` needs a seekable file: restores `file` into `target` (which must
+/// exist) with `jobs` parallel jobs.
+pub fn restore_file(target: &PgTarget, file: &Path, jobs: u32, major: u32) -> Result<(), SourceError> {
+    let tool = find_tool("pg_restore", major)?;
+    let mut cmd = Command::new(&tool.path);
+    cmd.args(["--no-owner", "--no-acl", "--jobs", &jobs.max(1).to_string(), "--dbname", &target.dbname])
+        .arg(file);
+    let _passfile = target.configure(&mut cmd)?;
+    Running::spawn("pg_restore", &mut cmd, Pipes::None)?.finish().map(drop)
+}
+
+/// Creates database `target.dbname` on its server.
+pub fn create_database(target: &PgTarget) -> Result<(), SourceError> {
+    super::restore::create_database(target)
+}
+
+/// Whether database `target.dbname` exists on its server.
+pub fn database_exists(target: &PgTarget) -> Result<bool, SourceError> {
+    super::restore::prepare_target(target).map(|s| s != super::TargetState::Missing)
+}
+
+/// Runs an SQL file (globals) with psql; errors for objects that already exist are
+/// reported by psql and skipped, as pg_dumpall advises.
+pub fn run_sql_file(target: &PgTarget, file: &Path) -> Result<(), SourceError> {
+    let mut restore = super::cluster::start_globals_restore(target)?;
+    let mut input = restore.input()?;
+    let mut f = std::fs::File::open(file).map_err(SourceError::io(format!("reading {}", file.display())))?;
+    std::io::copy(&mut f, &mut input).map_err(SourceError::io("feeding psql"))?;
+    drop(input);
+    restore.finish()
+}
