@@ -16,11 +16,16 @@ pub const REPOSITORY: u8 = 3;
 pub struct UsageError(pub String);
 
 fn code_of(err: &anyhow::Error) -> u8 {
-    if err.is::<ConfigError>() || err.is::<UsageError>() || err.is::<lifeboat_core::SelectorError>() {
+    if err.is::<ConfigError>() || err.is::<UsageError>() || err.is::<lifeboat_core::SelectorError>()
+    {
         return USAGE;
     }
     if let Some(e) = err.downcast_ref::<RepoError>() {
-        return if e.is_repository_problem() { REPOSITORY } else { FAILED };
+        return if e.is_repository_problem() {
+            REPOSITORY
+        } else {
+            FAILED
+        };
     }
     match err.downcast_ref::<EngineError>() {
         Some(e) if e.is_repository_problem() => REPOSITORY,

@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "lifeboat", version, about = "Back up and restore the stateful parts of server applications")]
+#[command(
+    name = "lifeboat",
+    version,
+    about = "Back up and restore the stateful parts of server applications"
+)]
 struct Cli {
     /// Configuration file (default: $LIFEBOAT_CONFIG, else ./lifeboat.toml)
     #[arg(long, global = true, value_name = "PATH")]
@@ -67,7 +71,10 @@ fn init_logging(cli: &Cli) {
     // Entry errors that rustic "ignores" are reported by lifeboat itself, once.
     let filter = format!("{level},opendal::services=error,rustic_core=error,rustic_backend=error");
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| filter.into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG")
+                .unwrap_or_else(|_| filter.into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
@@ -79,7 +86,9 @@ fn init_logging(cli: &Cli) {
 /// (A process ended by a signal runs no destructors.)
 fn cleanup_on_signals() {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else { return };
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return;
+    };
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
             let cleaned = lifeboat_sources::scratch::cleanup_all();
@@ -93,7 +102,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
     cleanup_on_signals();
-    let ctx = Ctx { config_path: config::locate(cli.config.as_deref()), json: cli.json, quiet: cli.quiet };
+    let ctx = Ctx {
+        config_path: config::locate(cli.config.as_deref()),
+        json: cli.json,
+        quiet: cli.quiet,
+    };
     let result = match cli.command {
         Command::Init => commands::init::run(&ctx),
         Command::Backup(args) => commands::backup::run(&ctx, args),

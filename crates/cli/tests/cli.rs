@@ -1,5 +1,7 @@
 //! The binary's contract: exit codes, repository errors, configuration errors.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 mod support;
 
 use support::Workspace;
@@ -62,10 +64,23 @@ fn corrupted_pack_is_reported_as_a_repository_problem() {
         bytes[mid + 1] ^= 0xff;
         std::fs::write(pack, bytes).unwrap();
     }
-    let out = ws.run(&["restore", "a/data", "--to", ws.path("out").to_str().unwrap()]);
-    assert_ne!(out.code, 0, "a corrupted repository must not restore silently");
+    let out = ws.run(&[
+        "restore",
+        "a/data",
+        "--to",
+        ws.path("out").to_str().unwrap(),
+    ]);
+    assert_ne!(
+        out.code, 0,
+        "a corrupted repository must not restore silently"
+    );
     let check = ws.run(&["check", "--read-data"]).assert_code(3);
-    assert!(check.stderr.to_lowercase().contains("pack") || check.stdout.to_lowercase().contains("pack"), "{}", check.all());
+    assert!(
+        check.stderr.to_lowercase().contains("pack")
+            || check.stdout.to_lowercase().contains("pack"),
+        "{}",
+        check.all()
+    );
 }
 
 #[test]
@@ -73,9 +88,17 @@ fn config_errors_are_exit_2_with_file_line_column_and_key() {
     let ws = Workspace::new();
     simple(&ws);
     let text = std::fs::read_to_string(ws.path("lifeboat.toml")).unwrap();
-    std::fs::write(ws.path("lifeboat.toml"), text.replace("kind = \"files\"", "kind = \"files\"\nexclud = [\"x\"]")).unwrap();
+    std::fs::write(
+        ws.path("lifeboat.toml"),
+        text.replace("kind = \"files\"", "kind = \"files\"\nexclud = [\"x\"]"),
+    )
+    .unwrap();
     let out = ws.run(&["config", "--check"]).assert_code(2);
-    assert!(out.stderr.contains("lifeboat.toml:11:1") && out.stderr.contains("exclud"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("lifeboat.toml:11:1") && out.stderr.contains("exclud"),
+        "{}",
+        out.stderr
+    );
     let out = ws.run(&["backup"]).assert_code(2);
     assert!(out.stderr.contains("lifeboat.toml:11:1"), "{}", out.stderr);
 }
@@ -97,12 +120,19 @@ fn list_shows_size_added_and_run_ids_in_table_and_json() {
     ws.run(&["backup"]).assert_ok();
     ws.run(&["backup"]).assert_ok();
     let table = ws.run(&["list"]).assert_ok();
-    assert!(table.stdout.contains("APP/SOURCE") && table.stdout.contains("a/data"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("APP/SOURCE") && table.stdout.contains("a/data"),
+        "{}",
+        table.stdout
+    );
     let runs = ws.run(&["list", "--runs"]).assert_ok();
     assert_eq!(runs.stdout.matches("run ").count(), 2, "{}", runs.stdout);
     let json = ws.list();
     assert_eq!(json.len(), 2);
     assert!(json[0]["size"].as_u64().unwrap() >= 100_000);
-    assert!(json[1]["added"].as_u64().unwrap() < json[0]["added"].as_u64().unwrap(), "the second run dedups");
+    assert!(
+        json[1]["added"].as_u64().unwrap() < json[0]["added"].as_u64().unwrap(),
+        "the second run dedups"
+    );
     assert_ne!(json[0]["run_id"], json[1]["run_id"]);
 }

@@ -1,5 +1,7 @@
 //! The files kind: excludes, modes, mtimes, symlinks, --delete, restore safety.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 mod support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -21,10 +23,18 @@ fn tree(root: &Path) {
     write(&root.join("run/app.pid"), "123\n", 0o644);
     write(&root.join("database/PG_VERSION"), "15\n", 0o600);
     write(&root.join("project/x"), "excluded too\n", 0o644);
-    write(&root.join("uploads/log/kept.txt"), "only top-level log/ is excluded\n", 0o644);
+    write(
+        &root.join("uploads/log/kept.txt"),
+        "only top-level log/ is excluded\n",
+        0o644,
+    );
     std::fs::create_dir_all(root.join("empty")).unwrap();
     std::os::unix::fs::symlink("config/app.yml", root.join("current-config")).unwrap();
-    std::process::Command::new("touch").args(["-h", "-d", "2021-03-04 05:06:07"]).arg(root.join("config/app.yml")).status().unwrap();
+    std::process::Command::new("touch")
+        .args(["-h", "-d", "2021-03-04 05:06:07"])
+        .arg(root.join("config/app.yml"))
+        .status()
+        .unwrap();
 }
 
 fn files_config(ws: &Workspace) -> String {
@@ -50,7 +60,12 @@ fn snapshot_of(root: &Path) -> Vec<(String, String)> {
                 format!("dir {:o}", meta.mode() & 0o7777)
             } else {
                 let content = std::fs::read(&path).unwrap();
-                format!("file {:o} {} {}", meta.mode() & 0o7777, meta.mtime(), content.len())
+                format!(
+                    "file {:o} {} {}",
+                    meta.mode() & 0o7777,
+                    meta.mtime(),
+                    content.len()
+                )
             };
             out.push((rel, what));
         }
@@ -66,15 +81,28 @@ fn round_trip_keeps_modes_mtimes_symlinks_and_honours_excludes() {
     ws.config(&files_config(&ws));
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup", "esp/data"]).assert_ok();
-    ws.run(&["restore", "esp/data", "--to", ws.path("out").to_str().unwrap()]).assert_ok();
+    ws.run(&[
+        "restore",
+        "esp/data",
+        "--to",
+        ws.path("out").to_str().unwrap(),
+    ])
+    .assert_ok();
 
     let mut expected = snapshot_of(&ws.path("data"));
-    expected.retain(|(p, _)| !["log", "run", "database", "project"].iter().any(|x| p == x || p.starts_with(&format!("{x}/"))));
+    expected.retain(|(p, _)| {
+        !["log", "run", "database", "project"]
+            .iter()
+            .any(|x| p == x || p.starts_with(&format!("{x}/")))
+    });
     assert_eq!(snapshot_of(&ws.path("out")), expected);
     assert!(ws.path("out/uploads/log/kept.txt").exists());
     let manifest = ws.manifest("esp/data");
     assert_eq!(manifest["facts"]["file_count"], 4, "{manifest}");
-    assert_eq!(manifest["facts"]["total_bytes"].as_u64().unwrap(), 11 + 18 + 300_000 + 32);
+    assert_eq!(
+        manifest["facts"]["total_bytes"].as_u64().unwrap(),
+        11 + 18 + 300_000 + 32
+    );
 }
 
 #[test]
@@ -93,22 +121,51 @@ fn restore_into_data_needs_force_keeps_a_safety_backup_and_delete_removes_extras
 
     let refused = ws.run(&["restore", "esp/data"]).assert_code(1);
     assert!(refused.stderr.contains("holds data"), "{}", refused.stderr);
-    assert_eq!(snapshot_of(&ws.path("data")), damaged, "refusal changed nothing");
+    assert_eq!(
+        snapshot_of(&ws.path("data")),
+        damaged,
+        "refusal changed nothing"
+    );
 
     ws.run(&["restore", "esp/data", "--force"]).assert_ok();
-    assert_eq!(std::fs::read_to_string(ws.path("data/config/app.yml")).unwrap(), "port: 1487\n");
+    assert_eq!(
+        std::fs::read_to_string(ws.path("data/config/app.yml")).unwrap(),
+        "port: 1487\n"
+    );
     assert!(ws.path("data/bin/run.sh").exists());
-    assert!(ws.path("data/stray.txt").exists(), "without --delete extra files stay");
-    assert!(ws.path("data/log/app.log").exists(), "excluded paths are left alone");
+    assert!(
+        ws.path("data/stray.txt").exists(),
+        "without --delete extra files stay"
+    );
+    assert!(
+        ws.path("data/log/app.log").exists(),
+        "excluded paths are left alone"
+    );
 
-    ws.run(&["restore", "esp/data", "--force", "--delete"]).assert_ok();
-    assert!(!ws.path("data/stray.txt").exists(), "--delete removes files not in the backup");
+    ws.run(&["restore", "esp/data", "--force", "--delete"])
+        .assert_ok();
+    assert!(
+        !ws.path("data/stray.txt").exists(),
+        "--delete removes files not in the backup"
+    );
 
-    let safety: Vec<_> = ws.snapshots_of("esp", "data").into_iter().filter(|s| s["pre_restore"] == true).collect();
+    let safety: Vec<_> = ws
+        .snapshots_of("esp", "data")
+        .into_iter()
+        .filter(|s| s["pre_restore"] == true)
+        .collect();
     assert_eq!(safety.len(), 2, "each forced restore took a safety backup");
     // The first safety backup holds the damaged tree, excluded paths included.
     let first = safety[0]["id"].as_str().unwrap();
-    ws.run(&["restore", "esp/data", "--snapshot", &first[..8], "--to", ws.path("before").to_str().unwrap()]).assert_ok();
+    ws.run(&[
+        "restore",
+        "esp/data",
+        "--snapshot",
+        &first[..8],
+        "--to",
+        ws.path("before").to_str().unwrap(),
+    ])
+    .assert_ok();
     assert_eq!(snapshot_of(&ws.path("before")), damaged);
 }
 
@@ -118,7 +175,12 @@ fn missing_directory_fails_naming_it() {
     ws.config(&files_config(&ws));
     ws.run(&["init"]).assert_ok();
     let out = ws.run(&["backup"]).assert_code(1);
-    assert!(out.stderr.contains("esp/data") && out.stderr.contains(&ws.path("data").display().to_string()), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("esp/data")
+            && out.stderr.contains(&ws.path("data").display().to_string()),
+        "{}",
+        out.stderr
+    );
     assert!(ws.list().is_empty());
 }
 
@@ -131,8 +193,16 @@ fn unreadable_file_fails_the_backup_instead_of_being_skipped() {
     ws.run(&["init"]).assert_ok();
     // root reads any file: run lifeboat as `nobody` then, on a repository it may write.
     let mut cmd = if support::is_root() {
-        std::process::Command::new("chmod").args(["-R", "a+rwX"]).arg(ws.dir.path()).status().unwrap();
-        std::process::Command::new("chmod").args(["000"]).arg(ws.path("data/secret.key")).status().unwrap();
+        std::process::Command::new("chmod")
+            .args(["-R", "a+rwX"])
+            .arg(ws.dir.path())
+            .status()
+            .unwrap();
+        std::process::Command::new("chmod")
+            .args(["000"])
+            .arg(ws.path("data/secret.key"))
+            .status()
+            .unwrap();
         let mut c = std::process::Command::new("runuser");
         c.args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_lifeboat")]);
         c
@@ -148,6 +218,9 @@ fn unreadable_file_fails_the_backup_instead_of_being_skipped() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("esp/data") && stderr.contains("secret.key"), "{stderr}");
+    assert!(
+        stderr.contains("esp/data") && stderr.contains("secret.key"),
+        "{stderr}"
+    );
     assert!(ws.list().is_empty(), "no snapshot for an incomplete tree");
 }

@@ -1,5 +1,7 @@
 //! The postgres kind against a real PostgreSQL started by the test.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 mod support;
 
 use std::time::Duration;
@@ -47,7 +49,11 @@ fn pg_dump_wrapper(ws: &mut Workspace, body: &str) {
             w = dir.display()
         ),
     );
-    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     ws.env.push(("PATH".into(), path));
 }
 
@@ -65,14 +71,28 @@ fn round_trip_restores_every_table_identically_into_another_database() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["table"].as_str().unwrap().to_string(), t["rows"].as_i64().unwrap()))
+        .map(|t| {
+            (
+                t["table"].as_str().unwrap().to_string(),
+                t["rows"].as_i64().unwrap(),
+            )
+        })
         .collect();
     let original = server.fingerprint("shop");
     let expected: Vec<(String, i64)> = original.iter().map(|(t, n, _)| (t.clone(), *n)).collect();
     assert_eq!(counts, expected, "manifest row counts");
-    assert!(manifest["tool_versions"][0].as_str().unwrap().starts_with("pg_dump (PostgreSQL)"));
+    assert!(manifest["tool_versions"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("pg_dump (PostgreSQL)"));
 
-    ws.run(&["restore", "shop/db", "--to", &server.url("postgres", "shop_copy")]).assert_ok();
+    ws.run(&[
+        "restore",
+        "shop/db",
+        "--to",
+        &server.url("postgres", "shop_copy"),
+    ])
+    .assert_ok();
     assert_eq!(server.fingerprint("shop_copy"), original);
 }
 
@@ -89,24 +109,54 @@ fn restore_over_data_needs_force_and_takes_a_safety_backup_first() {
     let changed = server.fingerprint("shop");
 
     let refused = ws.run(&["restore", "shop/db"]).assert_code(1);
-    assert!(refused.stderr.contains("holds data") && refused.stderr.contains("--force"), "{}", refused.stderr);
-    assert_eq!(server.fingerprint("shop"), changed, "a refused restore changed nothing");
+    assert!(
+        refused.stderr.contains("holds data") && refused.stderr.contains("--force"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        server.fingerprint("shop"),
+        changed,
+        "a refused restore changed nothing"
+    );
 
-    let plan = ws.run(&["restore", "shop/db", "--force", "--plan"]).assert_ok();
+    let plan = ws
+        .run(&["restore", "shop/db", "--force", "--plan"])
+        .assert_ok();
     assert!(plan.stdout.contains("pre-restore"), "{}", plan.stdout);
-    assert_eq!(server.fingerprint("shop"), changed, "--plan changed nothing");
+    assert_eq!(
+        server.fingerprint("shop"),
+        changed,
+        "--plan changed nothing"
+    );
 
     ws.run(&["restore", "shop/db", "--force"]).assert_ok();
     let restored = server.fingerprint("shop");
     // --clean --if-exists drops what the backup has; a table created later stays.
-    let without_added: Vec<_> = restored.iter().filter(|(t, _, _)| t != "public.added_later").cloned().collect();
+    let without_added: Vec<_> = restored
+        .iter()
+        .filter(|(t, _, _)| t != "public.added_later")
+        .cloned()
+        .collect();
     assert_eq!(without_added, backed_up);
 
-    let safety: Vec<_> = ws.snapshots_of("shop", "db").into_iter().filter(|s| s["pre_restore"] == true).collect();
+    let safety: Vec<_> = ws
+        .snapshots_of("shop", "db")
+        .into_iter()
+        .filter(|s| s["pre_restore"] == true)
+        .collect();
     assert_eq!(safety.len(), 1, "one safety backup");
     // The safety backup holds the changed state: restore it elsewhere and compare.
     let id = safety[0]["id"].as_str().unwrap();
-    ws.run(&["restore", "shop/db", "--snapshot", &id[..8], "--to", &server.url("postgres", "before")]).assert_ok();
+    ws.run(&[
+        "restore",
+        "shop/db",
+        "--snapshot",
+        &id[..8],
+        "--to",
+        &server.url("postgres", "before"),
+    ])
+    .assert_ok();
     assert_eq!(server.fingerprint("before"), changed);
 }
 
@@ -114,7 +164,10 @@ fn restore_over_data_needs_force_and_takes_a_safety_backup_first() {
 fn row_counts_are_those_of_the_dumped_snapshot_while_writers_insert() {
     let server = PgServer::start();
     shop(&server);
-    server.exec("shop", "INSERT INTO customers (name) SELECT 'bulk' FROM generate_series(1, 200000)");
+    server.exec(
+        "shop",
+        "INSERT INTO customers (name) SELECT 'bulk' FROM generate_series(1, 200000)",
+    );
     let ws = Workspace::new();
     ws.config(&pg_config(&server, "shop"));
     ws.run(&["init"]).assert_ok();
@@ -134,14 +187,32 @@ fn row_counts_are_those_of_the_dumped_snapshot_while_writers_insert() {
     std::thread::sleep(Duration::from_millis(200));
     ws.run(&["backup"]).assert_ok();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    assert!(writer.join().unwrap() > 0, "the writer ran during the backup");
+    assert!(
+        writer.join().unwrap() > 0,
+        "the writer ran during the backup"
+    );
 
-    ws.run(&["restore", "shop/db", "--to", &server.url("postgres", "copy")]).assert_ok();
+    ws.run(&[
+        "restore",
+        "shop/db",
+        "--to",
+        &server.url("postgres", "copy"),
+    ])
+    .assert_ok();
     let manifest = ws.manifest("shop/db");
     for table in manifest["facts"]["tables"].as_array().unwrap() {
         let name = table["table"].as_str().unwrap();
-        let restored = server.fingerprint("copy").into_iter().find(|(t, _, _)| t == name).unwrap().1;
-        assert_eq!(table["rows"].as_i64().unwrap(), restored, "{name}: manifest vs dumped data");
+        let restored = server
+            .fingerprint("copy")
+            .into_iter()
+            .find(|(t, _, _)| t == name)
+            .unwrap()
+            .1;
+        assert_eq!(
+            table["rows"].as_i64().unwrap(),
+            restored,
+            "{name}: manifest vs dumped data"
+        );
     }
 }
 
@@ -149,39 +220,72 @@ fn row_counts_are_those_of_the_dumped_snapshot_while_writers_insert() {
 fn password_reaches_pg_dump_only_through_a_0600_passfile() {
     let server = PgServer::start();
     shop(&server);
-    server.exec("postgres", &format!("CREATE ROLE app LOGIN PASSWORD '{PASSWORD}' ; GRANT pg_read_all_data TO app"));
+    server.exec(
+        "postgres",
+        &format!("CREATE ROLE app LOGIN PASSWORD '{PASSWORD}' ; GRANT pg_read_all_data TO app"),
+    );
     let mut ws = Workspace::new();
     pg_dump_wrapper(&mut ws, "exec $REAL \"$@\"");
     ws.env.push(("SHOP_DB_PASSWORD".into(), PASSWORD.into()));
-    ws.config(&format!("{}password_env = \"SHOP_DB_PASSWORD\"\n", pg_config(&server, "shop").replace("postgres@", "app@")));
+    ws.config(&format!(
+        "{}password_env = \"SHOP_DB_PASSWORD\"\n",
+        pg_config(&server, "shop").replace("postgres@", "app@")
+    ));
     ws.run(&["init"]).assert_ok();
     let out = ws.run(&["-v", "backup"]).assert_ok();
     let argv = std::fs::read_to_string(ws.path("bin/argv")).unwrap();
-    assert!(argv.contains("--snapshot"), "pg_dump ran from the exported snapshot: {argv}");
+    assert!(
+        argv.contains("--snapshot"),
+        "pg_dump ran from the exported snapshot: {argv}"
+    );
     assert!(!argv.contains(PASSWORD), "password in argv: {argv}");
-    assert_eq!(std::fs::read_to_string(ws.path("bin/passfile-mode")).unwrap().trim(), "600");
-    assert_eq!(std::fs::read_to_string(ws.path("bin/pgpassword-count")).unwrap().trim(), "0");
+    assert_eq!(
+        std::fs::read_to_string(ws.path("bin/passfile-mode"))
+            .unwrap()
+            .trim(),
+        "600"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.path("bin/pgpassword-count"))
+            .unwrap()
+            .trim(),
+        "0"
+    );
     assert!(!out.all().contains(PASSWORD));
     let config = ws.run(&["config"]).assert_ok();
-    assert!(!config.all().contains(PASSWORD) && config.stdout.contains("****"), "{}", config.stdout);
+    assert!(
+        !config.all().contains(PASSWORD) && config.stdout.contains("****"),
+        "{}",
+        config.stdout
+    );
     let manifest = String::from_utf8(ws.run_bytes(&["dump", "shop/db", "--manifest"])).unwrap();
     assert!(!manifest.contains(PASSWORD));
 
     ws.env.retain(|(k, _)| k != "SHOP_DB_PASSWORD");
     ws.env.push(("SHOP_DB_PASSWORD".into(), "wrong".into()));
     let wrong = ws.run(&["backup"]).assert_code(1);
-    assert!(wrong.stderr.contains("password authentication failed"), "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("password authentication failed"),
+        "{}",
+        wrong.stderr
+    );
     assert!(!wrong.all().contains("wrong\n") && !wrong.all().contains(PASSWORD));
 }
 
 fn data_source(ws: &Workspace) -> String {
     std::fs::create_dir_all(ws.path("data")).unwrap();
     std::fs::write(ws.path("data/file.txt"), "kept").unwrap();
-    format!("\n[[app.source]]\nname = \"data\"\nkind = \"files\"\npath = \"{}\"\n", ws.path("data").display())
+    format!(
+        "\n[[app.source]]\nname = \"data\"\nkind = \"files\"\npath = \"{}\"\n",
+        ws.path("data").display()
+    )
 }
 
 fn assert_no_db_snapshot(ws: &Workspace) {
-    assert!(ws.snapshots_of("shop", "db").is_empty(), "lifeboat lists no db backup");
+    assert!(
+        ws.snapshots_of("shop", "db").is_empty(),
+        "lifeboat lists no db backup"
+    );
     let restic = ws.restic(&["snapshots", "--json", "--tag", "source=db"]);
     assert!(restic.status.success());
     let snaps: Vec<serde_json::Value> = serde_json::from_slice(&restic.stdout).unwrap();
@@ -199,10 +303,22 @@ fn failing_pg_dump_leaves_no_snapshot_and_other_sources_still_run() {
     ws.run(&["init"]).assert_ok();
     let out = ws.run(&["backup"]).assert_code(1);
     assert!(out.stderr.contains("shop/db"), "{}", out.stderr);
-    assert!(out.stderr.contains("pg_dump failed (exit code 1)"), "{}", out.stderr);
-    assert!(out.stderr.contains("simulated failure on table blobs"), "stderr tail: {}", out.stderr);
+    assert!(
+        out.stderr.contains("pg_dump failed (exit code 1)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("simulated failure on table blobs"),
+        "stderr tail: {}",
+        out.stderr
+    );
     assert_no_db_snapshot(&ws);
-    assert_eq!(ws.snapshots_of("shop", "data").len(), 1, "the files source still ran");
+    assert_eq!(
+        ws.snapshots_of("shop", "data").len(),
+        1,
+        "the files source still ran"
+    );
 }
 
 /// A wrapper that lets pg_dump stall after 200 kB and records its pid, so the test can
@@ -222,14 +338,24 @@ fn server_vanishing_mid_dump_leaves_no_snapshot() {
     pg_dump_wrapper(&mut ws, SLOW_DUMP);
     ws.config(&pg_config(&server, "shop"));
     ws.run(&["init"]).assert_ok();
-    let child = ws.command(&["backup"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    assert!(wait_for(Duration::from_secs(20), || ws.path("bin/pid").exists()));
+    let child = ws
+        .command(&["backup"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(Duration::from_secs(20), || ws
+        .path("bin/pid")
+        .exists()));
     std::thread::sleep(Duration::from_millis(500));
     server.kill();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("shop/db") && stderr.contains("pg_dump failed"), "{stderr}");
+    assert!(
+        stderr.contains("shop/db") && stderr.contains("pg_dump failed"),
+        "{stderr}"
+    );
     drop(server);
     assert_no_db_snapshot(&ws);
 }
@@ -242,14 +368,27 @@ fn dump_killed_mid_stream_leaves_no_snapshot() {
     pg_dump_wrapper(&mut ws, SLOW_DUMP);
     ws.config(&pg_config(&server, "shop"));
     ws.run(&["init"]).assert_ok();
-    let child = ws.command(&["backup"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    assert!(wait_for(Duration::from_secs(20), || std::fs::read_to_string(ws.path("bin/pid")).is_ok_and(|p| !p.trim().is_empty())));
+    let child = ws
+        .command(&["backup"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(Duration::from_secs(20), || {
+        std::fs::read_to_string(ws.path("bin/pid")).is_ok_and(|p| !p.trim().is_empty())
+    }));
     let pid = std::fs::read_to_string(ws.path("bin/pid")).unwrap();
-    std::process::Command::new("kill").args(["-9", pid.trim()]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", pid.trim()])
+        .status()
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("shop/db") && stderr.contains("pg_dump failed (exit code 137)"), "{stderr}");
+    assert!(
+        stderr.contains("shop/db") && stderr.contains("pg_dump failed (exit code 137)"),
+        "{stderr}"
+    );
     assert_no_db_snapshot(&ws);
 }
 
@@ -260,7 +399,11 @@ fn unreachable_server_fails_naming_host_and_port() {
     ws.config(&format!("[[app]]\nname = \"shop\"\n\n[[app.source]]\nname = \"db\"\nkind = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:{port}/shop\"\n"));
     ws.run(&["init"]).assert_ok();
     let out = ws.run(&["backup"]).assert_code(1);
-    assert!(out.stderr.contains(&format!("127.0.0.1:{port}")), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("shop/db"), "{}", out.stderr);
 }
 
@@ -273,21 +416,43 @@ fn stock_restic_reads_what_lifeboat_wrote_byte_for_byte() {
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup"]).assert_ok();
     let ours = ws.run_bytes(&["dump", "shop/db"]);
-    assert!(ours.starts_with(b"PGDMP"), "a pg_dump custom-format archive");
+    assert!(
+        ours.starts_with(b"PGDMP"),
+        "a pg_dump custom-format archive"
+    );
 
     let snapshots = ws.restic(&["snapshots", "--json"]);
-    assert!(snapshots.status.success(), "{}", String::from_utf8_lossy(&snapshots.stderr));
+    assert!(
+        snapshots.status.success(),
+        "{}",
+        String::from_utf8_lossy(&snapshots.stderr)
+    );
     let dumped = ws.restic(&["dump", "latest", "/shop/db/shop.pgdump"]);
-    assert!(dumped.status.success(), "{}", String::from_utf8_lossy(&dumped.stderr));
-    assert!(dumped.stdout == ours, "restic dump differs from lifeboat dump");
+    assert!(
+        dumped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dumped.stderr)
+    );
+    assert!(
+        dumped.stdout == ours,
+        "restic dump differs from lifeboat dump"
+    );
 
     // restic restore writes size-0 stream nodes as empty files; lifeboat's are whole.
     let target = ws.path("restic-restore");
     let restored = ws.restic(&["restore", "latest", "--target", target.to_str().unwrap()]);
-    assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
     assert!(std::fs::read(target.join("shop/db/shop.pgdump")).unwrap() == ours);
     let check = ws.restic(&["check", "--read-data"]);
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 
     // and pg_restore accepts the dump as written by restic
     let list = std::process::Command::new(support::pg_bin().join("pg_restore"))

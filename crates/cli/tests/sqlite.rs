@@ -1,5 +1,7 @@
 //! The sqlite kind: online backup while a writer process writes, atomic restore.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 mod support;
 
 use rusqlite::Connection;
@@ -25,7 +27,10 @@ fn seed(ws: &Workspace) {
 }
 
 fn count(path: &std::path::Path, table: &str) -> i64 {
-    Connection::open(path).unwrap().query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+    Connection::open(path)
+        .unwrap()
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
 }
 
 #[test]
@@ -34,7 +39,8 @@ fn backup_while_a_writer_process_writes_restores_a_consistent_state() {
     seed(&ws);
     ws.config(&config(&ws));
     ws.run(&["init"]).assert_ok();
-    let sqlite3 = support::which("sqlite3").unwrap_or_else(|| panic!("sqlite3 not found: apt-get install -y sqlite3"));
+    let sqlite3 = support::which("sqlite3")
+        .unwrap_or_else(|| panic!("sqlite3 not found: apt-get install -y sqlite3"));
     // Each transaction adds one row to a and one to b: a consistent copy has equal counts.
     let mut writer = std::process::Command::new("sh")
         .arg("-c")
@@ -51,8 +57,12 @@ fn backup_while_a_writer_process_writes_restores_a_consistent_state() {
     writer.wait().unwrap();
 
     let restored = ws.path("restored.sqlite");
-    ws.run(&["restore", "web/db", "--to", restored.to_str().unwrap()]).assert_ok();
-    let integrity: String = Connection::open(&restored).unwrap().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    ws.run(&["restore", "web/db", "--to", restored.to_str().unwrap()])
+        .assert_ok();
+    let integrity: String = Connection::open(&restored)
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(integrity, "ok");
     let (a, b) = (count(&restored, "a"), count(&restored, "b"));
     assert_eq!(a, b, "a consistent state");
@@ -69,13 +79,23 @@ fn restore_over_a_live_file_needs_force_and_is_atomic() {
     ws.config(&config(&ws));
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup"]).assert_ok();
-    Connection::open(ws.path("app.sqlite")).unwrap().execute_batch("DELETE FROM a").unwrap();
+    Connection::open(ws.path("app.sqlite"))
+        .unwrap()
+        .execute_batch("DELETE FROM a")
+        .unwrap();
     ws.run(&["restore", "web/db"]).assert_code(1);
     assert_eq!(count(&ws.path("app.sqlite"), "a"), 0);
     ws.run(&["restore", "web/db", "--force"]).assert_ok();
     assert_eq!(count(&ws.path("app.sqlite"), "a"), 20000);
-    assert!(!ws.path("app.sqlite.lifeboat-restore").exists(), "nothing left beside the target");
-    let safety: Vec<_> = ws.snapshots_of("web", "db").into_iter().filter(|s| s["pre_restore"] == true).collect();
+    assert!(
+        !ws.path("app.sqlite.lifeboat-restore").exists(),
+        "nothing left beside the target"
+    );
+    let safety: Vec<_> = ws
+        .snapshots_of("web", "db")
+        .into_iter()
+        .filter(|s| s["pre_restore"] == true)
+        .collect();
     assert_eq!(safety.len(), 1);
 }
 
@@ -85,5 +105,9 @@ fn missing_database_file_fails_naming_it() {
     ws.config(&config(&ws));
     ws.run(&["init"]).assert_ok();
     let out = ws.run(&["backup"]).assert_code(1);
-    assert!(out.stderr.contains("web/db") && out.stderr.contains("app.sqlite"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("web/db") && out.stderr.contains("app.sqlite"),
+        "{}",
+        out.stderr
+    );
 }

@@ -1,6 +1,8 @@
 //! `lifeboat verify`: restores into throwaway servers and temp dirs, compares with the
 //! manifest, records the result, and leaves nothing behind.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 mod support;
 
 use std::time::Duration;
@@ -31,7 +33,10 @@ fn config(ws: &Workspace, server: &PgServer, verify_sql: &str) {
 /// Throwaway servers and scratch dirs of this workspace's lifeboat still around.
 fn leftovers(ws: &Workspace) -> (Vec<String>, Vec<String>) {
     let tmp = ws.path("tmp");
-    let ps = std::process::Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .unwrap();
     let procs = String::from_utf8_lossy(&ps.stdout)
         .lines()
         .filter(|l| l.contains(&tmp.display().to_string()))
@@ -55,9 +60,25 @@ fn every_kind_verifies_and_list_shows_it() {
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup"]).assert_ok();
     let out = ws.run(&["verify"]).assert_ok();
-    assert!(out.stdout.contains("shop/db") && out.stdout.contains("2 of 2 tables have the recorded row counts"), "{}", out.stdout);
-    assert!(out.stdout.contains("verify_sql `SELECT count(*) = 1000 FROM users` returned true"), "{}", out.stdout);
-    assert!(out.stdout.contains("files: 2 as recorded") && out.stdout.contains("sha256"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("shop/db")
+            && out
+                .stdout
+                .contains("2 of 2 tables have the recorded row counts"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("verify_sql `SELECT count(*) = 1000 FROM users` returned true"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("files: 2 as recorded") && out.stdout.contains("sha256"),
+        "{}",
+        out.stdout
+    );
     for s in ws.list() {
         assert_eq!(s["verified"], true, "{s}");
     }
@@ -76,7 +97,12 @@ fn false_verify_sql_fails_naming_the_statement() {
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup", "shop/db"]).assert_ok();
     let out = ws.run(&["verify", "shop/db"]).assert_code(1);
-    assert!(out.stderr.contains("verify_sql `SELECT count(*) > 1000000 FROM users` did not return true"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("verify_sql `SELECT count(*) > 1000000 FROM users` did not return true"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(ws.snapshots_of("shop", "db")[0]["verified"], false);
 }
 
@@ -84,7 +110,8 @@ fn false_verify_sql_fails_naming_the_statement() {
 /// `public.orders` than the dump holds, through the repository layer.
 fn tampered_backup(ws: &Workspace) -> String {
     let dump = ws.run_bytes(&["dump", "shop/db"]);
-    let mut manifest: lifeboat_core::Manifest = serde_json::from_slice(&ws.run_bytes(&["dump", "shop/db", "--manifest"])).unwrap();
+    let mut manifest: lifeboat_core::Manifest =
+        serde_json::from_slice(&ws.run_bytes(&["dump", "shop/db", "--manifest"])).unwrap();
     for t in &mut manifest.facts.tables {
         if t.table == "public.orders" {
             t.rows += 7;
@@ -102,9 +129,15 @@ fn tampered_backup(ws: &Workspace) -> String {
         tags: lifeboat_core::layout::tags("shop", "db", "postgres", "tampered"),
         time: jiff::Zoned::now(),
     };
-    let entry = lifeboat_repo::StreamEntry { name: "shop.pgdump".into(), reader: Box::new(std::io::Cursor::new(dump)), hash: false };
+    let entry = lifeboat_repo::StreamEntry {
+        name: "shop.pgdump".into(),
+        reader: Box::new(std::io::Cursor::new(dump)),
+        hash: false,
+    };
     let json = manifest.to_json();
-    repo.store_streams(&meta, vec![entry], Box::new(move |_| Ok(json))).unwrap().id
+    repo.store_streams(&meta, vec![entry], Box::new(move |_| Ok(json)))
+        .unwrap()
+        .id
 }
 
 #[test]
@@ -116,16 +149,33 @@ fn a_manifest_promising_more_rows_than_the_dump_holds_fails_naming_the_table() {
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup", "shop/db"]).assert_ok();
     let id = tampered_backup(&ws);
-    let out = ws.run(&["verify", "shop/db", "--snapshot", &id[..8]]).assert_code(1);
-    assert!(out.stderr.contains("table public.orders: expected 5007 rows, found 5000"), "{}", out.stderr);
-    assert_eq!(leftovers(&ws), (vec![], vec![]), "nothing left after a failed verification");
+    let out = ws
+        .run(&["verify", "shop/db", "--snapshot", &id[..8]])
+        .assert_code(1);
+    assert!(
+        out.stderr
+            .contains("table public.orders: expected 5007 rows, found 5000"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        leftovers(&ws),
+        (vec![], vec![]),
+        "nothing left after a failed verification"
+    );
 }
 
 #[test]
 fn corrupted_pack_fails_verification_clearly() {
     let ws = Workspace::new();
     std::fs::create_dir_all(ws.path("data")).unwrap();
-    std::fs::write(ws.path("data/big"), (0..400_000u32).flat_map(|i| i.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+    std::fs::write(
+        ws.path("data/big"),
+        (0..400_000u32)
+            .flat_map(|i| i.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
     ws.config(&format!("[[app]]\nname = \"a\"\n\n[[app.source]]\nname = \"data\"\nkind = \"files\"\npath = \"{}\"\n", ws.path("data").display()));
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup"]).assert_ok();
@@ -140,23 +190,47 @@ fn corrupted_pack_fails_verification_clearly() {
     }
     let out = ws.run(&["verify"]);
     assert_ne!(out.code, 0, "{}", out.all());
-    assert!(out.stderr.contains("a/data") || out.stderr.to_lowercase().contains("decrypt") || out.stderr.contains("error"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("a/data")
+            || out.stderr.to_lowercase().contains("decrypt")
+            || out.stderr.contains("error"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn sigterm_mid_verify_leaves_no_server_and_no_temp_dir() {
     let server = PgServer::start();
     shop(&server);
-    server.exec("shop", "CREATE TABLE bulk AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 600000) g");
+    server.exec(
+        "shop",
+        "CREATE TABLE bulk AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 600000) g",
+    );
     let ws = Workspace::new();
     config(&ws, &server, "");
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup", "shop/db"]).assert_ok();
-    let mut child = ws.command(&["verify", "shop/db"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = ws
+        .command(&["verify", "shop/db"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     // Wait until the throwaway server is up, then interrupt.
-    assert!(wait_for(Duration::from_secs(30), || !leftovers(&ws).0.is_empty()), "throwaway server never started");
-    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(30), || !leftovers(&ws).0.is_empty()),
+        "throwaway server never started"
+    );
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(128 + 15));
-    assert!(wait_for(Duration::from_secs(10), || leftovers(&ws) == (vec![], vec![])), "leftovers: {:?}", leftovers(&ws));
+    assert!(
+        wait_for(Duration::from_secs(10), || leftovers(&ws)
+            == (vec![], vec![])),
+        "leftovers: {:?}",
+        leftovers(&ws)
+    );
 }

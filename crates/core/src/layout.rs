@@ -63,7 +63,7 @@ mod tests {
     fn names_sort_before_manifest() {
         for name in ["esp", "3scale", "Z", "a.b-c_d"] {
             assert!(is_valid_name(name));
-            assert!(format!("/{name}") < "/~lifeboat".to_string());
+            assert!(format!("/{name}").as_str() < "/~lifeboat");
         }
         for bad in ["", "-x", "a/b", "a b", "~x", "ü"] {
             assert!(!is_valid_name(bad), "{bad}");

@@ -65,9 +65,9 @@ pub fn select<'c>(
     }
     let wanted = |app: &AppSpec, src: &SourceSpec| {
         selectors.is_empty()
-            || selectors.iter().any(|s| {
-                s.app == app.name && s.source.as_deref().is_none_or(|n| n == src.name)
-            })
+            || selectors
+                .iter()
+                .any(|s| s.app == app.name && s.source.as_deref().is_none_or(|n| n == src.name))
     };
     Ok(config
         .apps
@@ -85,7 +85,10 @@ mod tests {
     fn parses_app_and_app_source() {
         assert_eq!(
             Selector::parse("esp/db").unwrap(),
-            Selector { app: "esp".into(), source: Some("db".into()) }
+            Selector {
+                app: "esp".into(),
+                source: Some("db".into())
+            }
         );
         assert_eq!(Selector::parse("esp").unwrap().source, None);
         for bad in ["", "/db", "esp/", "a/b/c"] {

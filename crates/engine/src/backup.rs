@@ -66,7 +66,11 @@ pub fn run_backup(
     run_id: &str,
     now: &jiff::Zoned,
 ) -> Result<BackupReport, EngineError> {
-    let mut report = BackupReport { run_id: run_id.to_string(), sources: Vec::new(), errors: Vec::new() };
+    let mut report = BackupReport {
+        run_id: run_id.to_string(),
+        sources: Vec::new(),
+        errors: Vec::new(),
+    };
     for (app, sources) in selected {
         let before = run_hooks("before_backup", &app.before_backup);
         if let Err(e) = &before {
@@ -74,7 +78,9 @@ pub fn run_backup(
         }
         for source in sources {
             if before.is_err() {
-                report.sources.push(skipped(app, source, "skipped: before_backup hook failed"));
+                report
+                    .sources
+                    .push(skipped(app, source, "skipped: before_backup hook failed"));
                 continue;
             }
             let started = Instant::now();
@@ -83,7 +89,9 @@ pub fn run_backup(
                 let _ = run_hooks("after_backup", &app.after_backup);
                 return result.map(|_| report);
             }
-            report.sources.push(source_report(app, source, started, result));
+            report
+                .sources
+                .push(source_report(app, source, started, result));
         }
         if let Err(e) = run_hooks("after_backup", &app.after_backup) {
             report.errors.push(format!("{}: {e}", app.name));
@@ -106,7 +114,12 @@ fn skipped(app: &AppSpec, source: &SourceSpec, why: &str) -> SourceReport {
     }
 }
 
-fn source_report(app: &AppSpec, source: &SourceSpec, started: Instant, result: Result<Stored, EngineError>) -> SourceReport {
+fn source_report(
+    app: &AppSpec,
+    source: &SourceSpec,
+    started: Instant,
+    result: Result<Stored, EngineError>,
+) -> SourceReport {
     let mut report = skipped(app, source, "");
     report.duration_ms = millis(started);
     match result {
@@ -140,7 +153,11 @@ pub fn backup_source(
     if purpose == Purpose::PreRestore {
         tags.push(TAG_PRE_RESTORE.to_string());
     }
-    let meta = SnapshotMeta { root: payload_root(&app.name, &source.name), tags, time: now.clone() };
+    let meta = SnapshotMeta {
+        root: payload_root(&app.name, &source.name),
+        tags,
+        time: now.clone(),
+    };
     let mut manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
         lifeboat_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -160,7 +177,8 @@ pub fn backup_source(
     let slot = ManifestSlot::default();
     let result = match &source.kind {
         SourceKind::Postgres(pg) => {
-            let target = PgTarget::parse(&pg.url, pg.password.clone()).map_err(EngineError::source(&spec))?;
+            let target = PgTarget::parse(&pg.url, pg.password.clone())
+                .map_err(EngineError::source(&spec))?;
             manifest.origin = target.url();
             let produce = slot.producer(manifest, started);
             let dumps = if pg.globals || pg.all_databases {
@@ -168,7 +186,9 @@ pub fn backup_source(
             } else {
                 postgres::start_backup(&target).map(|d| vec![d])
             };
-            dumps.map(|dumps| store_dumps(repo, &meta, dumps, produce)).map_err(EngineError::source(&spec))?
+            dumps
+                .map(|dumps| store_dumps(repo, &meta, dumps, produce))
+                .map_err(EngineError::source(&spec))?
         }
         SourceKind::Command(cmd) => {
             manifest.origin = "backup_command".to_string();
@@ -185,19 +205,31 @@ pub fn backup_source(
                 .map_err(EngineError::source(&spec))?
         }
         SourceKind::Files(files) => {
-            lifeboat_sources::files::check_readable(&files.path).map_err(EngineError::source(&spec))?;
+            lifeboat_sources::files::check_readable(&files.path)
+                .map_err(EngineError::source(&spec))?;
             manifest.origin = files.path.display().to_string();
             // A safety copy keeps everything, excluded paths too: restore --delete may remove them.
-            let exclude = if purpose == Purpose::PreRestore { &[][..] } else { &files.exclude[..] };
+            let exclude = if purpose == Purpose::PreRestore {
+                &[][..]
+            } else {
+                &files.exclude[..]
+            };
             let produce = slot.producer(manifest, started);
-            repo.store_tree(&meta, &files.path, exclude, Box::new(move |stats| produce(stats, Box::new(Ok))))
+            repo.store_tree(
+                &meta,
+                &files.path,
+                exclude,
+                Box::new(move |stats| produce(stats, Box::new(Ok))),
+            )
         }
     };
     let snapshot = result.map_err(|e| match e {
         RepoError::Incomplete(why) => EngineError::failed(&spec, why),
         other => EngineError::Repo(other),
     })?;
-    let manifest = slot.take().ok_or_else(|| EngineError::failed(&spec, "manifest was not recorded"))?;
+    let manifest = slot
+        .take()
+        .ok_or_else(|| EngineError::failed(&spec, "manifest was not recorded"))?;
     tracing::info!(spec, snapshot = %snapshot.id, "backup stored");
     Ok(Stored { snapshot, manifest })
 }
@@ -253,11 +285,21 @@ fn store_dumps(
     let mut finishers = Vec::with_capacity(dumps.len());
     for dump in dumps {
         finishers.push((dump.name.clone(), dump.finish));
-        entries.push(StreamEntry { name: dump.name, reader: dump.stream, hash: dump.hash });
+        entries.push(StreamEntry {
+            name: dump.name,
+            reader: dump.stream,
+            hash: dump.hash,
+        });
     }
     let complete: Complete = Box::new(move |mut m| {
         for (name, finish) in finishers {
-            let facts = finish().map_err(|e| if m.files.len() > 1 { format!("{name}: {e}") } else { e.to_string() })?;
+            let facts = finish().map_err(|e| {
+                if m.files.len() > 1 {
+                    format!("{name}: {e}")
+                } else {
+                    e.to_string()
+                }
+            })?;
             m.facts.tables.extend(facts.tables);
             for v in facts.tool_versions {
                 if !m.tool_versions.contains(&v) {
@@ -267,5 +309,9 @@ fn store_dumps(
         }
         Ok(m)
     });
-    repo.store_streams(meta, entries, Box::new(move |stats| produce(stats, complete)))
+    repo.store_streams(
+        meta,
+        entries,
+        Box::new(move |stats| produce(stats, complete)),
+    )
 }

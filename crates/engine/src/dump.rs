@@ -17,7 +17,14 @@ pub enum DumpWhat {
 
 /// Writes the payload (every payload file, in order) or the manifest of the chosen
 /// backup of `app/source` to `out`.
-pub fn dump(repo: &mut Repo, app: &str, source: &str, snapshot: &str, what: DumpWhat, out: &mut dyn Write) -> Result<(), EngineError> {
+pub fn dump(
+    repo: &mut Repo,
+    app: &str,
+    source: &str,
+    snapshot: &str,
+    what: DumpWhat,
+    out: &mut dyn Write,
+) -> Result<(), EngineError> {
     let spec = format!("{app}/{source}");
     let snapshots = repo.list()?;
     let chosen = pick(&snapshots, app, source, snapshot)?.clone();
@@ -29,7 +36,10 @@ pub fn dump(repo: &mut Repo, app: &str, source: &str, snapshot: &str, what: Dump
             .map_err(|e| EngineError::failed(&spec, format!("writing the manifest: {e}")));
     }
     if manifest.kind == "files" {
-        return Err(EngineError::failed(&spec, "a files backup is a directory tree; use `lifeboat restore --to DIR`"));
+        return Err(EngineError::failed(
+            &spec,
+            "a files backup is a directory tree; use `lifeboat restore --to DIR`",
+        ));
     }
     for file in &manifest.files {
         reader.dump(&chosen.id, &payload_root(app, source), file, out)?;

@@ -18,11 +18,17 @@ pub enum EngineError {
 
 impl EngineError {
     pub fn source(spec: &str) -> impl FnOnce(SourceError) -> EngineError + '_ {
-        move |error| EngineError::Source { spec: spec.to_string(), error }
+        move |error| EngineError::Source {
+            spec: spec.to_string(),
+            error,
+        }
     }
 
     pub fn failed(spec: &str, message: impl Into<String>) -> EngineError {
-        EngineError::Failed { spec: spec.to_string(), message: message.into() }
+        EngineError::Failed {
+            spec: spec.to_string(),
+            message: message.into(),
+        }
     }
 
     /// A problem with the repository itself (exit code 3).

@@ -53,8 +53,11 @@ pub fn restore_source(
     let spec = format!("{}/{}", app.name, source.name);
     let snapshots = repo.list()?;
     let chosen = pick(&snapshots, &app.name, &source.name, &opts.snapshot)?.clone();
-    let target = Target::resolve(source, opts.to.as_deref()).map_err(|m| EngineError::failed(&spec, m))?;
-    let holds_data = target.holds_data().map_err(|m| EngineError::failed(&spec, m))?;
+    let target =
+        Target::resolve(source, opts.to.as_deref()).map_err(|m| EngineError::failed(&spec, m))?;
+    let holds_data = target
+        .holds_data()
+        .map_err(|m| EngineError::failed(&spec, m))?;
     let mut report = RestoreReport {
         app: app.name.clone(),
         source: source.name.clone(),
@@ -67,7 +70,7 @@ pub fn restore_source(
         done: false,
     };
     let safety = holds_data && !opts.no_safety_backup;
-    report.steps = target.plan(&chosen.short_id().to_string(), holds_data, safety, opts);
+    report.steps = target.plan(chosen.short_id(), holds_data, safety, opts);
     if opts.plan_only {
         return Ok(report);
     }
@@ -78,13 +81,30 @@ pub fn restore_source(
         ));
     }
     if safety {
-        let safety_source = SourceSpec { kind: target.as_kind(source), ..source.clone() };
+        let safety_source = SourceSpec {
+            kind: target.as_kind(source),
+            ..source.clone()
+        };
         let stored = backup_source(repo, app, &safety_source, run_id, now, Purpose::PreRestore)
-            .map_err(|e| EngineError::failed(&spec, format!("safety backup of {} failed, nothing was changed: {e}", report.target)))?;
+            .map_err(|e| {
+                EngineError::failed(
+                    &spec,
+                    format!(
+                        "safety backup of {} failed, nothing was changed: {e}",
+                        report.target
+                    ),
+                )
+            })?;
         report.safety_snapshot = Some(stored.snapshot.id);
     }
     let reader = repo.reader()?;
-    target.restore(&reader, &chosen.id, &payload_root(&app.name, &source.name), opts)
+    target
+        .restore(
+            &reader,
+            &chosen.id,
+            &payload_root(&app.name, &source.name),
+            opts,
+        )
         .map_err(|m| EngineError::failed(&spec, restore_failure(&report, &m)))?;
     report.done = true;
     Ok(report)
@@ -92,7 +112,11 @@ pub fn restore_source(
 
 fn restore_failure(report: &RestoreReport, message: &str) -> String {
     let state = match &report.safety_snapshot {
-        Some(id) => format!("{} may be partly restored; its previous state is in safety backup {}", report.target, &id[..8.min(id.len())]),
+        Some(id) => format!(
+            "{} may be partly restored; its previous state is in safety backup {}",
+            report.target,
+            &id[..8.min(id.len())]
+        ),
         None if report.target_holds_data => format!("{} may be partly restored", report.target),
         None => format!("{} may hold a partial restore", report.target),
     };
@@ -101,11 +125,21 @@ fn restore_failure(report: &RestoreReport, message: &str) -> String {
 
 /// Where a restore writes.
 enum Target {
-    Postgres { target: PgTarget, settings: PostgresSettings },
-    Files { dir: PathBuf, settings: FilesSettings },
+    Postgres {
+        target: PgTarget,
+        settings: PostgresSettings,
+    },
+    Files {
+        dir: PathBuf,
+        settings: FilesSettings,
+    },
     /// A shell command fed the stream; what it writes to is beyond lifeboat's sight.
-    Command { command: String },
-    Sqlite { path: PathBuf },
+    Command {
+        command: String,
+    },
+    Sqlite {
+        path: PathBuf,
+    },
 }
 
 impl Target {
@@ -113,18 +147,28 @@ impl Target {
         match &source.kind {
             SourceKind::Postgres(pg) => {
                 let url = to.unwrap_or(&pg.url);
-                let target = PgTarget::parse(url, pg.password.clone()).map_err(|e| e.to_string())?;
-                Ok(Target::Postgres { target, settings: pg.clone() })
+                let target =
+                    PgTarget::parse(url, pg.password.clone()).map_err(|e| e.to_string())?;
+                Ok(Target::Postgres {
+                    target,
+                    settings: pg.clone(),
+                })
             }
             SourceKind::Files(files) => {
                 let dir = to.map_or_else(|| files.path.clone(), PathBuf::from);
-                Ok(Target::Files { dir, settings: files.clone() })
+                Ok(Target::Files {
+                    dir,
+                    settings: files.clone(),
+                })
             }
-            SourceKind::Sqlite(db) => Ok(Target::Sqlite { path: to.map_or_else(|| db.path.clone(), PathBuf::from) }),
+            SourceKind::Sqlite(db) => Ok(Target::Sqlite {
+                path: to.map_or_else(|| db.path.clone(), PathBuf::from),
+            }),
             SourceKind::Command(cmd) => {
-                let command = to.map(str::to_string).or_else(|| cmd.restore_command.clone()).ok_or(
-                    "no restore_command configured; give one with --to 'COMMAND'",
-                )?;
+                let command = to
+                    .map(str::to_string)
+                    .or_else(|| cmd.restore_command.clone())
+                    .ok_or("no restore_command configured; give one with --to 'COMMAND'")?;
                 Ok(Target::Command { command })
             }
         }
@@ -143,13 +187,20 @@ impl Target {
         match self {
             Target::Postgres { target, settings } if settings.all_databases => {
                 let dbs = cluster::list_databases(target).map_err(|e| e.to_string())?;
-                let states: Result<Vec<_>, _> = dbs.iter().map(|db| prepare_target(&target.with_db(db))).collect();
-                Ok(states.map_err(|e| e.to_string())?.contains(&TargetState::HoldsData))
+                let states: Result<Vec<_>, _> = dbs
+                    .iter()
+                    .map(|db| prepare_target(&target.with_db(db)))
+                    .collect();
+                Ok(states
+                    .map_err(|e| e.to_string())?
+                    .contains(&TargetState::HoldsData))
             }
             Target::Postgres { target, .. } => prepare_target(target)
                 .map(|s| s == TargetState::HoldsData)
                 .map_err(|e| e.to_string()),
-            Target::Files { dir, .. } => lifeboat_sources::files::holds_data(dir).map_err(|e| e.to_string()),
+            Target::Files { dir, .. } => {
+                lifeboat_sources::files::holds_data(dir).map_err(|e| e.to_string())
+            }
             // Nothing to inspect: the command decides what it overwrites.
             Target::Command { .. } => Ok(false),
             Target::Sqlite { path } => Ok(lifeboat_sources::sqlite::holds_data(path)),
@@ -160,48 +211,83 @@ impl Target {
     fn as_kind(&self, source: &SourceSpec) -> SourceKind {
         match self {
             Target::Command { .. } => source.kind.clone(),
-            Target::Sqlite { path } => SourceKind::Sqlite(lifeboat_core::SqliteSettings { path: path.clone() }),
-            Target::Postgres { target, settings } => {
-                SourceKind::Postgres(PostgresSettings { url: target.url(), ..settings.clone() })
+            Target::Sqlite { path } => {
+                SourceKind::Sqlite(lifeboat_core::SqliteSettings { path: path.clone() })
             }
-            Target::Files { dir, settings } => {
-                SourceKind::Files(FilesSettings { path: dir.clone(), ..settings.clone() })
-            }
+            Target::Postgres { target, settings } => SourceKind::Postgres(PostgresSettings {
+                url: target.url(),
+                ..settings.clone()
+            }),
+            Target::Files { dir, settings } => SourceKind::Files(FilesSettings {
+                path: dir.clone(),
+                ..settings.clone()
+            }),
         }
     }
 
-    fn plan(&self, snapshot: &str, holds_data: bool, safety: bool, opts: &RestoreOptions) -> Vec<String> {
+    fn plan(
+        &self,
+        snapshot: &str,
+        holds_data: bool,
+        safety: bool,
+        opts: &RestoreOptions,
+    ) -> Vec<String> {
         let mut steps = Vec::new();
         let target = self.describe();
         if holds_data && !opts.force {
-            steps.push(format!("refuse: {target} holds data and --force was not given"));
+            steps.push(format!(
+                "refuse: {target} holds data and --force was not given"
+            ));
             return steps;
         }
         if safety {
             steps.push(format!("back up {target} as it is now (tag pre-restore)"));
         }
         match self {
-            Target::Postgres { target: t, settings } => {
+            Target::Postgres {
+                target: t,
+                settings,
+            } => {
                 if prepare_target(t).is_ok_and(|s| s == TargetState::Missing) {
                     steps.push(format!("create database {}", t.dbname));
                 }
                 let owner = if settings.no_owner { " --no-owner" } else { "" };
-                steps.push(format!("pg_restore --clean --if-exists{owner} snapshot {snapshot} into {target}"));
+                steps.push(format!(
+                    "pg_restore --clean --if-exists{owner} snapshot {snapshot} into {target}"
+                ));
             }
             Target::Files { .. } => {
-                let delete = if opts.delete { ", deleting files not in the backup" } else { "" };
+                let delete = if opts.delete {
+                    ", deleting files not in the backup"
+                } else {
+                    ""
+                };
                 steps.push(format!("restore snapshot {snapshot} into {target}{delete}"));
             }
-            Target::Command { .. } => steps.push(format!("feed snapshot {snapshot} to {target} on stdin")),
-            Target::Sqlite { .. } => steps.push(format!("write snapshot {snapshot} beside {target}, check integrity, rename over it")),
+            Target::Command { .. } => {
+                steps.push(format!("feed snapshot {snapshot} to {target} on stdin"))
+            }
+            Target::Sqlite { .. } => steps.push(format!(
+                "write snapshot {snapshot} beside {target}, check integrity, rename over it"
+            )),
         }
         steps
     }
 
-    fn restore(&self, reader: &RepoReader<'_>, id: &str, root: &str, opts: &RestoreOptions) -> Result<(), String> {
+    fn restore(
+        &self,
+        reader: &RepoReader<'_>,
+        id: &str,
+        root: &str,
+        opts: &RestoreOptions,
+    ) -> Result<(), String> {
         match self {
-            Target::Postgres { target, settings } => restore_postgres(reader, id, root, target, settings),
-            Target::Files { dir, .. } => reader.restore_tree(id, root, dir, opts.delete).map_err(|e| e.to_string()),
+            Target::Postgres { target, settings } => {
+                restore_postgres(reader, id, root, target, settings)
+            }
+            Target::Files { dir, .. } => reader
+                .restore_tree(id, root, dir, opts.delete)
+                .map_err(|e| e.to_string()),
             Target::Command { command } => restore_command(reader, id, root, command),
             Target::Sqlite { path } => restore_sqlite(reader, id, root, path),
         }
@@ -221,24 +307,44 @@ fn feed(
     if files.is_empty() {
         return Err("the backup holds no dump file".into());
     }
-    let fed = files.iter().try_for_each(|f| reader.dump(id, root, f, &mut input));
+    let fed = files
+        .iter()
+        .try_for_each(|f| reader.dump(id, root, f, &mut input));
     drop(input);
     finish().map_err(|e| e.to_string())?;
     fed.map_err(|e| format!("reading the backup: {e}"))
 }
 
-fn restore_sqlite(reader: &RepoReader<'_>, id: &str, root: &str, path: &std::path::Path) -> Result<(), String> {
+fn restore_sqlite(
+    reader: &RepoReader<'_>,
+    id: &str,
+    root: &str,
+    path: &std::path::Path,
+) -> Result<(), String> {
     let manifest = reader.manifest(id).map_err(|e| e.to_string())?;
-    let file = manifest.files.first().ok_or("the backup holds no database file")?;
-    lifeboat_sources::sqlite::restore_with(path, |out| reader.dump(id, root, file, out).map_err(|e| e.to_string()))
-        .map_err(|e| e.to_string())
+    let file = manifest
+        .files
+        .first()
+        .ok_or("the backup holds no database file")?;
+    lifeboat_sources::sqlite::restore_with(path, |out| {
+        reader.dump(id, root, file, out).map_err(|e| e.to_string())
+    })
+    .map_err(|e| e.to_string())
 }
 
-fn restore_command(reader: &RepoReader<'_>, id: &str, root: &str, command: &str) -> Result<(), String> {
+fn restore_command(
+    reader: &RepoReader<'_>,
+    id: &str,
+    root: &str,
+    command: &str,
+) -> Result<(), String> {
     let manifest = reader.manifest(id).map_err(|e| e.to_string())?;
-    let mut restore = lifeboat_sources::command::start_restore(command).map_err(|e| e.to_string())?;
+    let mut restore =
+        lifeboat_sources::command::start_restore(command).map_err(|e| e.to_string())?;
     let input = restore.input().map_err(|e| e.to_string())?;
-    feed(reader, id, root, &manifest.files, input, || restore.finish())
+    feed(reader, id, root, &manifest.files, input, || {
+        restore.finish()
+    })
 }
 
 /// Restores globals first (when the backup has them), then every database dump: into
@@ -252,15 +358,22 @@ fn restore_postgres(
     settings: &PostgresSettings,
 ) -> Result<(), String> {
     let manifest = reader.manifest(id).map_err(|e| e.to_string())?;
-    let (globals, dumps): (Vec<String>, Vec<String>) =
-        manifest.files.iter().cloned().partition(|f| f == cluster::GLOBALS_FILE);
+    let (globals, dumps): (Vec<String>, Vec<String>) = manifest
+        .files
+        .iter()
+        .cloned()
+        .partition(|f| f == cluster::GLOBALS_FILE);
     if !globals.is_empty() {
-        let mut restore = cluster::start_globals_restore(&target.with_db("postgres")).map_err(|e| e.to_string())?;
+        let mut restore = cluster::start_globals_restore(&target.with_db("postgres"))
+            .map_err(|e| e.to_string())?;
         let input = restore.input().map_err(|e| e.to_string())?;
-        feed(reader, id, root, &globals, input, || restore.finish()).map_err(|e| format!("globals: {e}"))?;
+        feed(reader, id, root, &globals, input, || restore.finish())
+            .map_err(|e| format!("globals: {e}"))?;
     }
     if dumps.len() > 1 && !settings.all_databases {
-        return Err("the backup holds several databases; restore it with `databases = \"all\"`".into());
+        return Err(
+            "the backup holds several databases; restore it with `databases = \"all\"`".into(),
+        );
     }
     for file in &dumps {
         let db_target = if settings.all_databases {
@@ -269,10 +382,13 @@ fn restore_postgres(
             target.clone()
         };
         let state = prepare_target(&db_target).map_err(|e| e.to_string())?;
-        let mut restore = start_restore(&db_target, state, settings.no_owner).map_err(|e| e.to_string())?;
+        let mut restore =
+            start_restore(&db_target, state, settings.no_owner).map_err(|e| e.to_string())?;
         let input = restore.input().map_err(|e| e.to_string())?;
-        feed(reader, id, root, std::slice::from_ref(file), input, || restore.finish())
-            .map_err(|e| format!("{}: {e}", db_target.dbname))?;
+        feed(reader, id, root, std::slice::from_ref(file), input, || {
+            restore.finish()
+        })
+        .map_err(|e| format!("{}: {e}", db_target.dbname))?;
     }
     Ok(())
 }

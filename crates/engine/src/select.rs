@@ -12,13 +12,17 @@ pub fn pick<'a>(
     wanted: &str,
 ) -> Result<&'a SnapshotInfo, EngineError> {
     let spec = format!("{app}/{source}");
-    let mine = snapshots.iter().filter(|s| s.app == app && s.source == source);
+    let mine = snapshots
+        .iter()
+        .filter(|s| s.app == app && s.source == source);
     let found = if wanted == "latest" {
         mine.filter(|s| !s.pre_restore).max_by_key(|s| s.timestamp)
     } else {
         let matches: Vec<_> = mine.filter(|s| s.id.starts_with(wanted)).collect();
         if matches.len() > 1 {
-            return Err(EngineError::Usage(format!("snapshot id `{wanted}` is ambiguous for {spec}")));
+            return Err(EngineError::Usage(format!(
+                "snapshot id `{wanted}` is ambiguous for {spec}"
+            )));
         }
         matches.into_iter().next()
     };

@@ -60,9 +60,16 @@ pub fn verify_source(
         let reader = repo.reader()?;
         let manifest = reader.manifest(&chosen.id)?;
         let root = payload_root(&app.name, &source.name);
-        let ctx = Checked { reader: &reader, id: &chosen.id, root: &root, manifest: &manifest };
+        let ctx = Checked {
+            reader: &reader,
+            id: &chosen.id,
+            root: &root,
+            manifest: &manifest,
+        };
         let outcome = match &source.kind {
-            SourceKind::Postgres(pg) => ctx.postgres(pg.jobs.unwrap_or(2), &source.verify_sql, &mut report),
+            SourceKind::Postgres(pg) => {
+                ctx.postgres(pg.jobs.unwrap_or(2), &source.verify_sql, &mut report)
+            }
             SourceKind::Files(_) => ctx.files(&mut report),
             SourceKind::Command(_) => ctx.stream(&mut report),
             SourceKind::Sqlite(_) => ctx.sqlite(&mut report),
@@ -73,12 +80,18 @@ pub fn verify_source(
     }
     report.ok = report.problems.is_empty() && !report.checks.is_empty();
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    record(repo, &report, run_id, now).map_err(|e| EngineError::failed(&spec, format!("recording the result: {e}")))?;
+    record(repo, &report, run_id, now)
+        .map_err(|e| EngineError::failed(&spec, format!("recording the result: {e}")))?;
     Ok(report)
 }
 
 /// Stores the report as a small snapshot tagged `lifeboat-verify` and `verifies=ID`.
-fn record(repo: &mut Repo, report: &VerifyReport, run_id: &str, now: &jiff::Zoned) -> Result<(), EngineError> {
+fn record(
+    repo: &mut Repo,
+    report: &VerifyReport,
+    run_id: &str,
+    now: &jiff::Zoned,
+) -> Result<(), EngineError> {
     let json = serde_json::to_vec_pretty(report).unwrap_or_default();
     let tags = vec![
         TAG_VERIFY.to_string(),
@@ -88,7 +101,11 @@ fn record(repo: &mut Repo, report: &VerifyReport, run_id: &str, now: &jiff::Zone
         format!("result={}", if report.ok { "pass" } else { "fail" }),
         format!("run={run_id}"),
     ];
-    let meta = SnapshotMeta { root: format!("{}/verify", payload_root(&report.app, &report.source)), tags, time: now.clone() };
+    let meta = SnapshotMeta {
+        root: format!("{}/verify", payload_root(&report.app, &report.source)),
+        tags,
+        time: now.clone(),
+    };
     let manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
         lifeboat_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -104,8 +121,16 @@ fn record(repo: &mut Repo, report: &VerifyReport, run_id: &str, now: &jiff::Zone
         facts: Facts::default(),
         purpose: Some("verify".into()),
     };
-    let entry = StreamEntry { name: "verify.json".into(), reader: Box::new(std::io::Cursor::new(json)), hash: false };
-    repo.store_streams(&meta, vec![entry], Box::new(move |_| Ok(manifest.to_json())))?;
+    let entry = StreamEntry {
+        name: "verify.json".into(),
+        reader: Box::new(std::io::Cursor::new(json)),
+        hash: false,
+    };
+    repo.store_streams(
+        &meta,
+        vec![entry],
+        Box::new(move |_| Ok(manifest.to_json())),
+    )?;
     Ok(())
 }
 
@@ -118,7 +143,12 @@ struct Checked<'a, 'r> {
 }
 
 impl Checked<'_, '_> {
-    fn postgres(&self, jobs: u32, verify_sql: &[String], report: &mut VerifyReport) -> Result<(), String> {
+    fn postgres(
+        &self,
+        jobs: u32,
+        verify_sql: &[String],
+        report: &mut VerifyReport,
+    ) -> Result<(), String> {
         let major = self
             .manifest
             .tool_versions
@@ -127,35 +157,53 @@ impl Checked<'_, '_> {
             .and_then(|v| parse_major(v))
             .unwrap_or(0);
         let server = ScratchPostgres::start(major).map_err(|e| e.to_string())?;
-        let (globals, dumps): (Vec<&String>, Vec<&String>) =
-            self.manifest.files.iter().partition(|f| *f == cluster::GLOBALS_FILE);
+        let (globals, dumps): (Vec<&String>, Vec<&String>) = self
+            .manifest
+            .files
+            .iter()
+            .partition(|f| *f == cluster::GLOBALS_FILE);
         if dumps.is_empty() {
             return Err("the backup holds no database dump".into());
         }
         for file in globals {
             let spool = server.dir().join(file);
             self.spool(file, &spool)?;
-            pgv::run_sql_file(&server.target("postgres"), &spool).map_err(|e| format!("restoring globals: {e}"))?;
+            pgv::run_sql_file(&server.target("postgres"), &spool)
+                .map_err(|e| format!("restoring globals: {e}"))?;
             report.checks.push("globals restored with psql".into());
         }
         let several = dumps.len() > 1;
         let mut found = Vec::new();
         let mut first = None;
         for file in dumps {
-            let db = if several { file.strip_suffix(".pgdump").unwrap_or(file) } else { "lifeboat_verify" };
+            let db = if several {
+                file.strip_suffix(".pgdump").unwrap_or(file)
+            } else {
+                "lifeboat_verify"
+            };
             let target = server.target(db);
             if !pgv::database_exists(&target).map_err(|e| e.to_string())? {
                 pgv::create_database(&target).map_err(|e| e.to_string())?;
             }
             let spool = server.dir().join("backup.pgdump");
             self.spool(file, &spool)?;
-            pgv::restore_file(&target, &spool, jobs, major)
-                .map_err(|e| format!("pg_restore of {file} into a throwaway PostgreSQL {major} failed: {e}"))?;
+            pgv::restore_file(&target, &spool, jobs, major).map_err(|e| {
+                format!("pg_restore of {file} into a throwaway PostgreSQL {major} failed: {e}")
+            })?;
             std::fs::remove_file(&spool).map_err(|e| e.to_string())?;
-            report.checks.push(format!("{file}: pg_restore --jobs {jobs} into a throwaway PostgreSQL {major} succeeded"));
-            let prefix = if several { format!("{db}:") } else { String::new() };
+            report.checks.push(format!(
+                "{file}: pg_restore --jobs {jobs} into a throwaway PostgreSQL {major} succeeded"
+            ));
+            let prefix = if several {
+                format!("{db}:")
+            } else {
+                String::new()
+            };
             let counts = pgv::table_counts(&target).map_err(|e| e.to_string())?;
-            found.extend(counts.into_iter().map(|t| TableCount { table: format!("{prefix}{}", t.table), rows: t.rows }));
+            found.extend(counts.into_iter().map(|t| TableCount {
+                table: format!("{prefix}{}", t.table),
+                rows: t.rows,
+            }));
             first.get_or_insert(target);
         }
         compare_tables(&self.manifest.facts.tables, &found, report);
@@ -166,14 +214,22 @@ impl Checked<'_, '_> {
     }
 
     fn spool(&self, file: &str, to: &Path) -> Result<(), String> {
-        let mut out = std::fs::File::create(to).map_err(|e| format!("spooling to {}: {e}", to.display()))?;
-        self.reader.dump(self.id, self.root, file, &mut out).map_err(|e| e.to_string())?;
+        let mut out =
+            std::fs::File::create(to).map_err(|e| format!("spooling to {}: {e}", to.display()))?;
+        self.reader
+            .dump(self.id, self.root, file, &mut out)
+            .map_err(|e| e.to_string())?;
         out.sync_data().map_err(|e| e.to_string())
     }
 
     fn files(&self, report: &mut VerifyReport) -> Result<(), String> {
-        let dir = tempfile::Builder::new().prefix("lifeboat-verify-").tempdir().map_err(|e| e.to_string())?;
-        self.reader.restore_tree(self.id, self.root, dir.path(), false).map_err(|e| e.to_string())?;
+        let dir = tempfile::Builder::new()
+            .prefix("lifeboat-verify-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        self.reader
+            .restore_tree(self.id, self.root, dir.path(), false)
+            .map_err(|e| e.to_string())?;
         let (count, bytes) = count_files(dir.path()).map_err(|e| e.to_string())?;
         let facts = &self.manifest.facts;
         expect(report, "files", facts.file_count, count);
@@ -182,15 +238,25 @@ impl Checked<'_, '_> {
     }
 
     fn sqlite(&self, report: &mut VerifyReport) -> Result<(), String> {
-        let file = self.manifest.files.first().ok_or("the backup holds no database file")?;
-        let dir = tempfile::Builder::new().prefix("lifeboat-verify-").tempdir().map_err(|e| e.to_string())?;
+        let file = self
+            .manifest
+            .files
+            .first()
+            .ok_or("the backup holds no database file")?;
+        let dir = tempfile::Builder::new()
+            .prefix("lifeboat-verify-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
         let path = dir.path().join(file);
         self.spool(file, &path)?;
-        let (found, integrity) = lifeboat_sources::sqlite::facts(&path).map_err(|e| e.to_string())?;
+        let (found, integrity) =
+            lifeboat_sources::sqlite::facts(&path).map_err(|e| e.to_string())?;
         if integrity == "ok" {
             report.checks.push("PRAGMA integrity_check: ok".into());
         } else {
-            report.problems.push(format!("PRAGMA integrity_check: {integrity}"));
+            report
+                .problems
+                .push(format!("PRAGMA integrity_check: {integrity}"));
         }
         compare_tables(&self.manifest.facts.tables, &found, report);
         Ok(())
@@ -200,11 +266,17 @@ impl Checked<'_, '_> {
         let mut total = 0;
         for file in &self.manifest.files {
             let mut sink = HashingSink::default();
-            self.reader.dump(self.id, self.root, file, &mut sink).map_err(|e| e.to_string())?;
+            self.reader
+                .dump(self.id, self.root, file, &mut sink)
+                .map_err(|e| e.to_string())?;
             let sha = hex::encode(sink.hasher.finalize());
             match self.manifest.facts.sha256.iter().find(|(n, _)| n == file) {
-                Some((_, want)) if *want == sha => report.checks.push(format!("{file}: sha256 {sha} matches")),
-                Some((_, want)) => report.problems.push(format!("{file}: sha256 expected {want}, found {sha}")),
+                Some((_, want)) if *want == sha => {
+                    report.checks.push(format!("{file}: sha256 {sha} matches"))
+                }
+                Some((_, want)) => report
+                    .problems
+                    .push(format!("{file}: sha256 expected {want}, found {sha}")),
                 None => report.problems.push(format!("{file}: no sha256 recorded")),
             }
             total += sink.bytes;
@@ -236,17 +308,29 @@ fn expect(report: &mut VerifyReport, what: &str, expected: u64, found: u64) {
     if expected == found {
         report.checks.push(format!("{what}: {found} as recorded"));
     } else {
-        report.problems.push(format!("{what}: expected {expected}, found {found}"));
+        report
+            .problems
+            .push(format!("{what}: expected {expected}, found {found}"));
     }
 }
 
 /// Runs each `verify_sql` statement on the restored database; each must return true.
-fn run_verify_sql(target: &lifeboat_sources::postgres::PgTarget, verify_sql: &[String], report: &mut VerifyReport) {
+fn run_verify_sql(
+    target: &lifeboat_sources::postgres::PgTarget,
+    verify_sql: &[String],
+    report: &mut VerifyReport,
+) {
     for sql in verify_sql {
         match pgv::check_sql(target, sql) {
-            Ok(true) => report.checks.push(format!("verify_sql `{sql}` returned true")),
-            Ok(false) => report.problems.push(format!("verify_sql `{sql}` did not return true")),
-            Err(e) => report.problems.push(format!("verify_sql `{sql}` failed: {e}")),
+            Ok(true) => report
+                .checks
+                .push(format!("verify_sql `{sql}` returned true")),
+            Ok(false) => report
+                .problems
+                .push(format!("verify_sql `{sql}` did not return true")),
+            Err(e) => report
+                .problems
+                .push(format!("verify_sql `{sql}` failed: {e}")),
         }
     }
 }
@@ -273,20 +357,40 @@ fn count_files(dir: &Path) -> std::io::Result<(u64, u64)> {
 /// Compares recorded and restored row counts table by table.
 pub fn compare_tables(expected: &[TableCount], found: &[TableCount], report: &mut VerifyReport) {
     if found.is_empty() {
-        report.problems.push("the restored database holds no tables".into());
+        report
+            .problems
+            .push("the restored database holds no tables".into());
     }
     for want in expected {
         match found.iter().find(|f| f.table == want.table) {
             Some(got) if got.rows == want.rows => {}
-            Some(got) => report.problems.push(format!("table {}: expected {} rows, found {}", want.table, want.rows, got.rows)),
-            None => report.problems.push(format!("table {}: missing after restore (expected {} rows)", want.table, want.rows)),
+            Some(got) => report.problems.push(format!(
+                "table {}: expected {} rows, found {}",
+                want.table, want.rows, got.rows
+            )),
+            None => report.problems.push(format!(
+                "table {}: missing after restore (expected {} rows)",
+                want.table, want.rows
+            )),
         }
     }
-    for got in found.iter().filter(|f| !expected.iter().any(|e| e.table == f.table)) {
-        report.problems.push(format!("table {}: not in the manifest ({} rows)", got.table, got.rows));
+    for got in found
+        .iter()
+        .filter(|f| !expected.iter().any(|e| e.table == f.table))
+    {
+        report.problems.push(format!(
+            "table {}: not in the manifest ({} rows)",
+            got.table, got.rows
+        ));
     }
-    let matching = expected.iter().filter(|e| found.iter().any(|f| f.table == e.table && f.rows == e.rows)).count();
-    report.checks.push(format!("{matching} of {} tables have the recorded row counts", expected.len()));
+    let matching = expected
+        .iter()
+        .filter(|e| found.iter().any(|f| f.table == e.table && f.rows == e.rows))
+        .count();
+    report.checks.push(format!(
+        "{matching} of {} tables have the recorded row counts",
+        expected.len()
+    ));
 }
 
 #[cfg(test)]
@@ -294,7 +398,10 @@ mod tests {
     use super::*;
 
     fn t(name: &str, rows: u64) -> TableCount {
-        TableCount { table: name.into(), rows }
+        TableCount {
+            table: name.into(),
+            rows,
+        }
     }
 
     fn empty() -> VerifyReport {
@@ -314,7 +421,11 @@ mod tests {
     #[test]
     fn table_comparison_names_every_difference() {
         let mut r = empty();
-        compare_tables(&[t("public.a", 3), t("public.b", 5), t("public.c", 1)], &[t("public.a", 3), t("public.b", 4), t("public.d", 9)], &mut r);
+        compare_tables(
+            &[t("public.a", 3), t("public.b", 5), t("public.c", 1)],
+            &[t("public.a", 3), t("public.b", 4), t("public.d", 9)],
+            &mut r,
+        );
         assert_eq!(
             r.problems,
             vec![

@@ -20,7 +20,11 @@ impl Repo {
         opts.read_data = read_data;
         let results = self.open_repo()?.check(opts).map_err(engine)?;
         Ok(CheckReport {
-            findings: results.0.iter().map(|(level, e)| format!("{level:?}: {e}")).collect(),
+            findings: results
+                .0
+                .iter()
+                .map(|(level, e)| format!("{level:?}: {e}"))
+                .collect(),
             ok: results.is_ok().is_ok(),
         })
     }

@@ -29,11 +29,16 @@ impl RepoError {
     /// Whether this error is about the repository itself (exit code 3) rather than
     /// about the data being stored or restored.
     pub fn is_repository_problem(&self) -> bool {
-        !matches!(self, RepoError::Incomplete(_) | RepoError::SnapshotNotFound(_))
+        !matches!(
+            self,
+            RepoError::Incomplete(_) | RepoError::SnapshotNotFound(_)
+        )
     }
 }
 
-/// rustic's Display is a multi-paragraph essay; its log form is one line.
+/// rustic's Display is a multi-paragraph essay; its log form is one line. Takes the box
+/// because that is how rustic returns its errors (`map_err(engine)`).
+#[allow(clippy::boxed_local)]
 pub(crate) fn engine(err: Box<RusticError>) -> RepoError {
     let text = err.display_log();
     RepoError::Engine(text.strip_prefix("Error: ").unwrap_or(&text).to_string())

@@ -17,18 +17,24 @@ impl Location {
         let (repository, mut derived) = match url.split_once("://") {
             None => (local_path(url), BTreeMap::new()),
             Some(("s3", rest)) => ("opendal:s3".to_string(), bucket_and_root(url, rest)?),
-            Some((scheme @ ("sftp" | "ftp"), rest)) => {
-                ("opendal:".to_string() + scheme, host_and_root(url, scheme, rest)?)
-            }
+            Some((scheme @ ("sftp" | "ftp"), rest)) => (
+                "opendal:".to_string() + scheme,
+                host_and_root(url, scheme, rest)?,
+            ),
             Some((scheme, _)) => {
                 return Err(RepoError::Location {
                     url: url.to_string(),
-                    reason: format!("unsupported scheme `{scheme}` (use a path, s3://, sftp:// or ftp://)"),
+                    reason: format!(
+                        "unsupported scheme `{scheme}` (use a path, s3://, sftp:// or ftp://)"
+                    ),
                 })
             }
         };
         derived.extend(options.clone());
-        Ok(Self { repository, options: derived })
+        Ok(Self {
+            repository,
+            options: derived,
+        })
     }
 
     pub fn is_local(&self) -> bool {
@@ -56,7 +62,11 @@ fn bucket_and_root(url: &str, rest: &str) -> Result<BTreeMap<String, String>, Re
     ]))
 }
 
-fn host_and_root(url: &str, scheme: &str, rest: &str) -> Result<BTreeMap<String, String>, RepoError> {
+fn host_and_root(
+    url: &str,
+    scheme: &str,
+    rest: &str,
+) -> Result<BTreeMap<String, String>, RepoError> {
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
     if authority.is_empty() {
         return Err(RepoError::Location {
@@ -66,7 +76,10 @@ fn host_and_root(url: &str, scheme: &str, rest: &str) -> Result<BTreeMap<String,
     }
     let endpoint_scheme = if scheme == "sftp" { "ssh" } else { "ftp" };
     let mut opts = BTreeMap::from([
-        ("endpoint".to_string(), format!("{endpoint_scheme}://{authority}")),
+        (
+            "endpoint".to_string(),
+            format!("{endpoint_scheme}://{authority}"),
+        ),
         ("root".to_string(), format!("/{path}")),
     ]);
     if let Some((user, _)) = authority.split_once('@') {
@@ -82,7 +95,10 @@ mod tests {
     #[test]
     fn maps_urls_to_backends() {
         let none = BTreeMap::new();
-        assert_eq!(Location::parse("/var/b", &none).unwrap().repository, "local:/var/b");
+        assert_eq!(
+            Location::parse("/var/b", &none).unwrap().repository,
+            "local:/var/b"
+        );
         let s3 = Location::parse("s3://bk/lifeboat/x", &none).unwrap();
         assert_eq!(s3.repository, "opendal:s3");
         assert_eq!(s3.options["bucket"], "bk");

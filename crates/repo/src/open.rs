@@ -56,31 +56,45 @@ impl Repo {
     pub fn init(opts: &RepoOptions) -> Result<Repo, RepoError> {
         let repo = handle(opts)?;
         if repo.config_id().map_err(engine)?.is_some() {
-            return Err(RepoError::AlreadyExists { url: opts.url.clone() });
+            return Err(RepoError::AlreadyExists {
+                url: opts.url.clone(),
+            });
         }
         let creds = Credentials::password(opts.password.expose());
         let inner = repo
             .init(&creds, &KeyOptions::default(), &ConfigOptions::default())
             .map_err(engine)?;
-        Ok(Repo { inner: Some(inner), url: opts.url.clone() })
+        Ok(Repo {
+            inner: Some(inner),
+            url: opts.url.clone(),
+        })
     }
 
     /// Opens an existing repository.
     pub fn open(opts: &RepoOptions) -> Result<Repo, RepoError> {
         let repo = handle(opts)?;
-        let exists = repo.config_id().map_err(|e| unreachable_or_engine(&opts.url, e))?;
+        let exists = repo
+            .config_id()
+            .map_err(|e| unreachable_or_engine(&opts.url, e))?;
         if exists.is_none() {
-            return Err(RepoError::NotFound { url: opts.url.clone() });
+            return Err(RepoError::NotFound {
+                url: opts.url.clone(),
+            });
         }
         let creds = Credentials::password(opts.password.expose());
         let inner = repo.open(&creds).map_err(|e| {
             if e.is_incorrect_password() {
-                RepoError::WrongPassword { url: opts.url.clone() }
+                RepoError::WrongPassword {
+                    url: opts.url.clone(),
+                }
             } else {
                 engine(e)
             }
         })?;
-        Ok(Repo { inner: Some(inner), url: opts.url.clone() })
+        Ok(Repo {
+            inner: Some(inner),
+            url: opts.url.clone(),
+        })
     }
 
     pub fn url(&self) -> &str {
@@ -120,5 +134,8 @@ pub(crate) fn lost() -> RepoError {
 }
 
 fn unreachable_or_engine(url: &str, e: Box<rustic_core::RusticError>) -> RepoError {
-    RepoError::Engine(format!("cannot read the repository at {url}: {}", engine(e)))
+    RepoError::Engine(format!(
+        "cannot read the repository at {url}: {}",
+        engine(e)
+    ))
 }

@@ -20,7 +20,10 @@ impl Repo {
     /// Loads the full index so that data can be read.
     pub fn reader(&mut self) -> Result<RepoReader<'_>, RepoError> {
         let full = self.take_full()?;
-        Ok(RepoReader { home: self, inner: Some(full) })
+        Ok(RepoReader {
+            home: self,
+            inner: Some(full),
+        })
     }
 }
 
@@ -51,7 +54,10 @@ impl RepoReader<'_> {
             .map_err(|_| RepoError::Incomplete(format!("snapshot {id} holds no {path}")))?;
         let mut out = BufWriter::with_capacity(1 << 20, out);
         self.full()?.dump(&node, &mut out).map_err(engine)?;
-        out.flush().map_err(|source| RepoError::Io { context: "writing the dump".into(), source })
+        out.flush().map_err(|source| RepoError::Io {
+            context: "writing the dump".into(),
+            source,
+        })
     }
 
     /// The manifest stored in snapshot `id`.
@@ -63,15 +69,30 @@ impl RepoReader<'_> {
     }
 
     /// Writes payload file `root/name` of snapshot `id` to `out`.
-    pub fn dump(&self, id: &str, root: &str, name: &str, out: &mut dyn Write) -> Result<(), RepoError> {
+    pub fn dump(
+        &self,
+        id: &str,
+        root: &str,
+        name: &str,
+        out: &mut dyn Write,
+    ) -> Result<(), RepoError> {
         self.dump_path(id, &format!("{root}/{name}"), out)
     }
 
     /// Restores the tree under `root` of snapshot `id` into directory `target`, keeping
     /// modes, owners, times and symlinks; with `delete`, removes what the backup lacks.
-    pub fn restore_tree(&self, id: &str, root: &str, target: &Path, delete: bool) -> Result<(), RepoError> {
+    pub fn restore_tree(
+        &self,
+        id: &str,
+        root: &str,
+        target: &Path,
+        delete: bool,
+    ) -> Result<(), RepoError> {
         let snap = self.snapshot(id)?;
-        let node = self.full()?.node_from_path(snap.tree, Path::new(root)).map_err(engine)?;
+        let node = self
+            .full()?
+            .node_from_path(snap.tree, Path::new(root))
+            .map_err(engine)?;
         let ls = LsOptions::default();
         let mut opts = RestoreOptions::default();
         opts.delete = delete;

@@ -62,7 +62,9 @@ impl Repo {
     pub fn list(&mut self) -> Result<Vec<SnapshotInfo>, RepoError> {
         let all = self
             .open_repo()?
-            .get_matching_snapshots(|s| s.tags.contains(TAG_LIFEBOAT) || s.tags.contains(TAG_VERIFY))
+            .get_matching_snapshots(|s| {
+                s.tags.contains(TAG_LIFEBOAT) || s.tags.contains(TAG_VERIFY)
+            })
             .map_err(engine)?;
         let (mut verifications, snaps): (Vec<_>, Vec<_>) =
             all.into_iter().partition(|s| s.tags.contains(TAG_VERIFY));
@@ -75,7 +77,9 @@ impl Repo {
             for snap in &snaps {
                 match repo.node_from_path(snap.tree, Path::new(MANIFEST_PATH)) {
                     Ok(_) => infos.push(SnapshotInfo::from_file(snap)),
-                    Err(_) => tracing::warn!(snapshot = %snap.id, "snapshot has no manifest: ignored"),
+                    Err(_) => {
+                        tracing::warn!(snapshot = %snap.id, "snapshot has no manifest: ignored")
+                    }
                 }
             }
             Ok(infos)

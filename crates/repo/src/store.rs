@@ -102,7 +102,11 @@ impl ReadSource for StreamSource {
 
     fn entries(&self) -> Self::Iter {
         let mut guard = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        std::mem::take(&mut *guard).into_iter().map(Ok).collect::<Vec<_>>().into_iter()
+        std::mem::take(&mut *guard)
+            .into_iter()
+            .map(Ok)
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 }
 
@@ -115,7 +119,12 @@ struct TreeSource {
 }
 
 enum TreeOpen {
-    File(<LocalSource as ReadSource>::Open, crate::tally::PendingToken, Arc<Tally>, PathBuf),
+    File(
+        <LocalSource as ReadSource>::Open,
+        crate::tally::PendingToken,
+        Arc<Tally>,
+        PathBuf,
+    ),
     Manifest(Box<dyn Read + Send>),
 }
 
@@ -126,7 +135,12 @@ impl ReadSourceOpen for TreeOpen {
         match self {
             TreeOpen::Manifest(r) => Ok(r),
             TreeOpen::File(open, token, tally, path) => match open.open() {
-                Ok(file) => Ok(Box::new(TrackedFile { file, tally, path, _token: token })),
+                Ok(file) => Ok(Box::new(TrackedFile {
+                    file,
+                    tally,
+                    path,
+                    _token: token,
+                })),
                 Err(e) => {
                     tally.error(format!("{}: {}", path.display(), engine(e)));
                     Err(rustic_core::RusticError::new(
@@ -168,7 +182,11 @@ impl ReadSource for TreeSource {
 
     fn entries(&self) -> Self::Iter {
         let accountant = self.accountant.clone();
-        let manifest = self.manifest.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let manifest = self
+            .manifest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         Box::new(
             self.local
                 .entries()
@@ -199,9 +217,18 @@ impl TreeAccountant {
             });
         }
         let open = entry.open.map(|o| {
-            TreeOpen::File(o, self.tally.token(), self.tally.clone(), entry.path.clone())
+            TreeOpen::File(
+                o,
+                self.tally.token(),
+                self.tally.clone(),
+                entry.path.clone(),
+            )
         });
-        Ok(ReadSourceEntry { path, node: entry.node, open })
+        Ok(ReadSourceEntry {
+            path,
+            node: entry.node,
+            open,
+        })
     }
 }
 
@@ -229,7 +256,9 @@ impl Repo {
             .collect();
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         entries.push(manifest_entry(&tally, produce, &outcome));
-        let source = StreamSource { entries: Mutex::new(entries) };
+        let source = StreamSource {
+            entries: Mutex::new(entries),
+        };
         // Streams carry no metadata a parent could match on: never use a parent, or
         // the archiver silently keeps the previous content.
         let opts = BackupOptions::default().parent_opts(ParentOptions::default().force(true));
@@ -287,17 +316,26 @@ impl Repo {
     {
         let snap = snapshot_file(meta)?;
         let saved = self.with_index(|repo| {
-            repo.archive(opts, source, snap, &[PathBuf::from(&meta.root)]).map_err(engine)
+            repo.archive(opts, source, snap, &[PathBuf::from(&meta.root)])
+                .map_err(engine)
         })?;
-        let result = outcome.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let result = outcome
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         match result {
             Some(Ok(())) => Ok(StoredSnapshot {
                 id: saved.id.to_string(),
-                total_bytes: saved.summary.as_ref().map_or(0, |s| s.total_bytes_processed),
+                total_bytes: saved
+                    .summary
+                    .as_ref()
+                    .map_or(0, |s| s.total_bytes_processed),
                 added_bytes: saved.summary.as_ref().map_or(0, |s| s.data_added_packed),
             }),
             failed => {
-                self.open_repo()?.delete_snapshots(&[saved.id]).map_err(engine)?;
+                self.open_repo()?
+                    .delete_snapshots(&[saved.id])
+                    .map_err(engine)?;
                 let why = match failed {
                     Some(Err(message)) => message,
                     _ => "the payload was not stored completely".to_string(),
@@ -320,9 +358,27 @@ fn override_glob(dir: &Path, pattern: &str) -> String {
         .display()
         .to_string()
         .chars()
-        .flat_map(|c| if "*?[]{}\\!".contains(c) { vec!['\\', c] } else { vec![c] })
+        .flat_map(|c| {
+            if "*?[]{}\\!".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
         .collect();
-    format!("!{}/{}", escaped.trim_end_matches('/'), pattern.trim_start_matches('/'))
+    format!(
+        "!{}/{}",
+        escaped.trim_end_matches('/'),
+        pattern.trim_start_matches('/')
+    )
+}
+
+fn snapshot_file(meta: &SnapshotMeta) -> Result<rustic_core::repofile::SnapshotFile, RepoError> {
+    let mut opts = SnapshotOptions::default().time(meta.time.clone());
+    for tag in &meta.tags {
+        opts = opts.add_tags(tag).map_err(engine)?;
+    }
+    opts.to_snapshot().map_err(engine)
 }
 
 #[cfg(test)]
@@ -339,12 +395,4 @@ mod tests {
         assert_eq!(override_glob(dir, "cache/tmp"), "!/srv/data/cache/tmp");
         assert_eq!(override_glob(Path::new("/a[1]"), "/x"), "!/a\\[1\\]/x");
     }
-}
-
-fn snapshot_file(meta: &SnapshotMeta) -> Result<rustic_core::repofile::SnapshotFile, RepoError> {
-    let mut opts = SnapshotOptions::default().time(meta.time.clone());
-    for tag in &meta.tags {
-        opts = opts.add_tags(tag).map_err(engine)?;
-    }
-    opts.to_snapshot().map_err(engine)
 }

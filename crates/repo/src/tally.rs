@@ -45,7 +45,10 @@ impl Tally {
     pub fn wait_idle<R>(&self, f: impl FnOnce(&TallyState) -> R) -> R {
         let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         while guard.pending > 0 {
-            guard = self.idle.wait(guard).unwrap_or_else(PoisonError::into_inner);
+            guard = self
+                .idle
+                .wait(guard)
+                .unwrap_or_else(PoisonError::into_inner);
         }
         f(&guard)
     }
@@ -96,9 +99,15 @@ impl StreamReader {
     }
 
     fn finish(&mut self) {
-        let Some(token) = self.token.take() else { return };
+        let Some(token) = self.token.take() else {
+            return;
+        };
         let sha256 = self.hasher.take().map(|h| hex::encode(h.finalize()));
-        let stats = crate::StreamStats { name: self.name.clone(), bytes: self.bytes, sha256 };
+        let stats = crate::StreamStats {
+            name: self.name.clone(),
+            bytes: self.bytes,
+            sha256,
+        };
         self.tally.with(|s| {
             s.file_count += 1;
             s.total_bytes += stats.bytes;
@@ -169,7 +178,12 @@ impl ManifestReader {
         produce: ManifestFn,
         outcome: Arc<Mutex<Option<Result<(), String>>>>,
     ) -> Self {
-        Self { tally, produce: Some(produce), bytes: io::Cursor::new(Vec::new()), outcome }
+        Self {
+            tally,
+            produce: Some(produce),
+            bytes: io::Cursor::new(Vec::new()),
+            outcome,
+        }
     }
 
     fn produce(&mut self, produce: ManifestFn) -> io::Result<()> {

@@ -44,12 +44,24 @@ pub fn lazy(name: String, hash: bool, start: Start) -> Dump {
     let slot: Slot = Arc::default();
     let finish_slot = slot.clone();
     let finish: Finish = Box::new(move || -> Result<DumpFacts, SourceError> {
-        let taken = finish_slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let taken = finish_slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         match taken {
             Some(Ok(finish)) => finish(),
             Some(Err(e)) => Err(SourceError::Invalid(e)),
             None => Err(SourceError::Invalid("the dump was never read".into())),
         }
     });
-    Dump { name, stream: Box::new(LazyStream { start: Some(start), stream: None, finish: slot }), hash, finish }
+    Dump {
+        name,
+        stream: Box::new(LazyStream {
+            start: Some(start),
+            stream: None,
+            finish: slot,
+        }),
+        hash,
+        finish,
+    }
 }

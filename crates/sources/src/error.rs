@@ -9,9 +9,16 @@ pub enum SourceError {
     #[error("{0}")]
     Query(String),
     #[error("{tool} failed ({status}){}", stderr_suffix(.stderr))]
-    ChildFailed { tool: String, status: String, stderr: String },
+    ChildFailed {
+        tool: String,
+        status: String,
+        stderr: String,
+    },
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Invalid(String),
 }

@@ -18,6 +18,9 @@ pub fn check_readable(dir: &Path) -> Result<(), SourceError> {
     if meta.is_dir() {
         Ok(())
     } else {
-        Err(SourceError::Invalid(format!("{} is not a directory", dir.display())))
+        Err(SourceError::Invalid(format!(
+            "{} is not a directory",
+            dir.display()
+        )))
     }
 }

@@ -11,7 +11,8 @@ pub const HOOK_TIMEOUT: Duration = Duration::from_secs(600);
 pub fn run_hooks(stage: &str, hooks: &[String]) -> Result<(), SourceError> {
     for hook in hooks {
         tracing::info!(stage, hook, "running hook");
-        run_shell(hook, HOOK_TIMEOUT).map_err(|e| SourceError::Invalid(format!("{stage} hook {e}")))?;
+        run_shell(hook, HOOK_TIMEOUT)
+            .map_err(|e| SourceError::Invalid(format!("{stage} hook {e}")))?;
     }
     Ok(())
 }

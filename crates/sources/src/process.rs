@@ -31,15 +31,29 @@ pub enum Pipes {
 impl Running {
     /// Spawns `cmd`; `tool` names it in messages.
     pub fn spawn(tool: &str, cmd: &mut Command, pipes: Pipes) -> Result<Self, SourceError> {
-        cmd.stdin(if pipes == Pipes::Stdin { Stdio::piped() } else { Stdio::null() })
-            .stdout(if pipes == Pipes::Stdout { Stdio::piped() } else { Stdio::null() })
-            .stderr(Stdio::piped());
+        cmd.stdin(if pipes == Pipes::Stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(if pipes == Pipes::Stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => SourceError::MissingTool {
                 tool: tool.to_string(),
-                hint: format!("{} is not installed or not on PATH", cmd.get_program().to_string_lossy()),
+                hint: format!(
+                    "{} is not installed or not on PATH",
+                    cmd.get_program().to_string_lossy()
+                ),
             },
-            _ => SourceError::Io { context: format!("starting {tool}"), source: e },
+            _ => SourceError::Io {
+                context: format!("starting {tool}"),
+                source: e,
+            },
         })?;
         let stderr = child.stderr.take().map(|mut err| {
             std::thread::spawn(move || {
@@ -58,7 +72,12 @@ impl Running {
                 String::from_utf8_lossy(&tail[start..]).into_owned()
             })
         });
-        Ok(Self { tool: tool.to_string(), child, stderr, finished: false })
+        Ok(Self {
+            tool: tool.to_string(),
+            child,
+            stderr,
+            finished: false,
+        })
     }
 
     pub fn take_stdout(&mut self) -> Option<ChildStdout> {
@@ -76,7 +95,11 @@ impl Running {
     /// Waits for the child; a non-zero exit becomes an error carrying stderr's tail.
     pub fn finish(mut self) -> Result<String, SourceError> {
         let status = self.wait()?;
-        let stderr = self.stderr.take().and_then(|h| h.join().ok()).unwrap_or_default();
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
         if status.success() {
             Ok(stderr)
         } else {

@@ -10,7 +10,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-fn sql_error<'a>(context: &str, path: &'a Path) -> impl FnOnce(rusqlite::Error) -> SourceError + 'a {
+fn sql_error<'a>(
+    context: &str,
+    path: &'a Path,
+) -> impl FnOnce(rusqlite::Error) -> SourceError + 'a {
     let context = context.to_string();
     move |e| SourceError::Query(format!("{context} {}: {e}", path.display()))
 }
@@ -32,8 +35,13 @@ pub fn facts(path: &Path) -> Result<(Vec<TableCount>, String), SourceError> {
     let mut tables = Vec::with_capacity(names.len());
     for name in names {
         let sql = format!("SELECT count(*) FROM \"{}\"", name.replace('"', "\"\""));
-        let rows: i64 = conn.query_row(&sql, [], |r| r.get(0)).map_err(sql_error("counting rows of", path))?;
-        tables.push(TableCount { table: name, rows: rows.unsigned_abs() });
+        let rows: i64 = conn
+            .query_row(&sql, [], |r| r.get(0))
+            .map_err(sql_error("counting rows of", path))?;
+        tables.push(TableCount {
+            table: name,
+            rows: rows.unsigned_abs(),
+        });
     }
     Ok((tables, integrity))
 }
@@ -43,16 +51,22 @@ pub fn facts(path: &Path) -> Result<(Vec<TableCount>, String), SourceError> {
 /// the copy is one consistent state even while another process writes.
 fn online_copy(path: &Path) -> Result<tempfile::NamedTempFile, SourceError> {
     if !path.is_file() {
-        return Err(SourceError::Invalid(format!("{} is not a file", path.display())));
+        return Err(SourceError::Invalid(format!(
+            "{} is not a file",
+            path.display()
+        )));
     }
-    let src = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(sql_error("opening", path))?;
-    src.busy_timeout(Duration::from_secs(60)).map_err(sql_error("opening", path))?;
+    let src = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(sql_error("opening", path))?;
+    src.busy_timeout(Duration::from_secs(60))
+        .map_err(sql_error("opening", path))?;
     let copy = tempfile::Builder::new()
         .prefix("lifeboat-sqlite-")
         .tempfile()
         .map_err(SourceError::io("creating a temp file for the sqlite copy"))?;
     let mut dst = Connection::open(copy.path()).map_err(sql_error("creating", copy.path()))?;
-    let backup = rusqlite::backup::Backup::new(&src, &mut dst).map_err(sql_error("backing up", path))?;
+    let backup =
+        rusqlite::backup::Backup::new(&src, &mut dst).map_err(sql_error("backing up", path))?;
     backup
         .run_to_completion(i32::MAX, Duration::from_millis(50), None)
         .map_err(sql_error("backing up", path))?;
@@ -67,18 +81,31 @@ pub fn start_backup(path: &Path) -> Result<Dump, SourceError> {
     let copy = online_copy(path)?;
     let (tables, integrity) = facts(copy.path())?;
     if integrity != "ok" {
-        return Err(SourceError::Invalid(format!("{}: integrity_check: {integrity}", path.display())));
+        return Err(SourceError::Invalid(format!(
+            "{}: integrity_check: {integrity}",
+            path.display()
+        )));
     }
     // The open handle keeps the data readable after the temp file's name is gone.
-    let file = copy.reopen().map_err(SourceError::io("reading the sqlite copy"))?;
+    let file = copy
+        .reopen()
+        .map_err(SourceError::io("reading the sqlite copy"))?;
     drop(copy);
     let version = format!("sqlite {}", rusqlite::version());
-    let name = path.file_name().map_or_else(|| "db.sqlite".to_string(), |n| n.to_string_lossy().into_owned());
+    let name = path.file_name().map_or_else(
+        || "db.sqlite".to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     Ok(Dump {
         name,
         stream: Box::new(file),
         hash: true,
-        finish: Box::new(move || Ok(DumpFacts { tables, tool_versions: vec![version] })),
+        finish: Box::new(move || {
+            Ok(DumpFacts {
+                tables,
+                tool_versions: vec![version],
+            })
+        }),
     })
 }
 
@@ -97,12 +124,21 @@ fn beside(path: &Path) -> PathBuf {
 /// Restores into `path`: `fill` writes the database beside it; then fsync, integrity
 /// check, and a rename over the target (atomic: readers see the old or the new
 /// database, never a mix).
-pub fn restore_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<(), String>) -> Result<(), SourceError> {
+pub fn restore_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<(), String>,
+) -> Result<(), SourceError> {
     let tmp = beside(path);
     let result = write_checked(fill, &tmp).and_then(|()| {
-        std::fs::rename(&tmp, path).map_err(SourceError::io(format!("replacing {}", path.display())))?;
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(SourceError::io("syncing the directory"))
+        std::fs::rename(&tmp, path)
+            .map_err(SourceError::io(format!("replacing {}", path.display())))?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(SourceError::io("syncing the directory"))
     });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -110,14 +146,22 @@ pub fn restore_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<(),
     result
 }
 
-fn write_checked(fill: impl FnOnce(&mut dyn Write) -> Result<(), String>, tmp: &Path) -> Result<(), SourceError> {
-    let mut file = std::fs::File::create(tmp).map_err(SourceError::io(format!("creating {}", tmp.display())))?;
+fn write_checked(
+    fill: impl FnOnce(&mut dyn Write) -> Result<(), String>,
+    tmp: &Path,
+) -> Result<(), SourceError> {
+    let mut file = std::fs::File::create(tmp)
+        .map_err(SourceError::io(format!("creating {}", tmp.display())))?;
     fill(&mut file).map_err(|e| SourceError::Invalid(format!("writing {}: {e}", tmp.display())))?;
-    file.flush().and_then(|()| file.sync_all()).map_err(SourceError::io(format!("syncing {}", tmp.display())))?;
+    file.flush()
+        .and_then(|()| file.sync_all())
+        .map_err(SourceError::io(format!("syncing {}", tmp.display())))?;
     let (_, integrity) = facts(tmp)?;
     if integrity == "ok" {
         Ok(())
     } else {
-        Err(SourceError::Invalid(format!("the restored database fails integrity_check: {integrity}")))
+        Err(SourceError::Invalid(format!(
+            "the restored database fails integrity_check: {integrity}"
+        )))
     }
 }

@@ -12,7 +12,9 @@ pub struct BackupArgs {
 }
 
 /// Groups selected sources per app, keeping config order.
-fn per_app<'c>(pairs: Vec<(&'c AppSpec, &'c SourceSpec)>) -> Vec<(&'c AppSpec, Vec<&'c SourceSpec>)> {
+fn per_app<'c>(
+    pairs: Vec<(&'c AppSpec, &'c SourceSpec)>,
+) -> Vec<(&'c AppSpec, Vec<&'c SourceSpec>)> {
     let mut groups: Vec<(&AppSpec, Vec<&SourceSpec>)> = Vec::new();
     for (app, source) in pairs {
         match groups.iter_mut().find(|(a, _)| a.name == app.name) {
@@ -35,7 +37,11 @@ pub fn run(ctx: &Ctx, args: BackupArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_report(&report, ctx.quiet);
     }
-    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(crate::exit::FAILED) })
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::FAILED)
+    })
 }
 
 fn print_report(report: &lifeboat_engine::BackupReport, quiet: bool) {
@@ -59,6 +65,10 @@ fn print_report(report: &lifeboat_engine::BackupReport, quiet: bool) {
     }
     let failed = report.sources.iter().filter(|s| !s.ok).count();
     if !quiet {
-        println!("run {}: {} ok, {failed} failed", report.run_id, report.sources.len() - failed);
+        println!(
+            "run {}: {} ok, {failed} failed",
+            report.run_id,
+            report.sources.len() - failed
+        );
     }
 }

@@ -27,7 +27,10 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<ExitCode> {
     if report.ok {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("error: the repository at {} is damaged (see above)", repo.url());
+        eprintln!(
+            "error: the repository at {} is damaged (see above)",
+            repo.url()
+        );
         Ok(ExitCode::from(crate::exit::REPOSITORY))
     }
 }

@@ -21,12 +21,28 @@ pub fn run(ctx: &Ctx, args: DumpArgs) -> anyhow::Result<ExitCode> {
     let loaded = super::load_config(ctx)?;
     let pairs = super::selected(&loaded.config, std::slice::from_ref(&args.spec))?;
     let [(app, source)] = pairs[..] else {
-        return Err(UsageError(format!("`{}` names {} sources; dump needs exactly one APP/SOURCE", args.spec, pairs.len())).into());
+        return Err(UsageError(format!(
+            "`{}` names {} sources; dump needs exactly one APP/SOURCE",
+            args.spec,
+            pairs.len()
+        ))
+        .into());
     };
     let mut repo = super::open_repo(&loaded.config)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let what = if args.manifest { DumpWhat::Manifest } else { DumpWhat::Payload };
-    lifeboat_engine::dump::dump(&mut repo, &app.name, &source.name, &args.snapshot, what, &mut out)?;
+    let what = if args.manifest {
+        DumpWhat::Manifest
+    } else {
+        DumpWhat::Payload
+    };
+    lifeboat_engine::dump::dump(
+        &mut repo,
+        &app.name,
+        &source.name,
+        &args.snapshot,
+        what,
+        &mut out,
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -24,9 +24,17 @@ fn matches(info: &SnapshotInfo, selectors: &[Selector]) -> bool {
 
 pub fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<ExitCode> {
     let loaded = super::load_config(ctx)?;
-    let selectors = args.specs.iter().map(|s| Selector::parse(s)).collect::<Result<Vec<_>, _>>()?;
+    let selectors = args
+        .specs
+        .iter()
+        .map(|s| Selector::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut repo = super::open_repo(&loaded.config)?;
-    let snapshots: Vec<SnapshotInfo> = repo.list()?.into_iter().filter(|s| matches(s, &selectors)).collect();
+    let snapshots: Vec<SnapshotInfo> = repo
+        .list()?
+        .into_iter()
+        .filter(|s| matches(s, &selectors))
+        .collect();
     if ctx.json {
         crate::output::json(&snapshots)?;
     } else if args.runs {
@@ -39,16 +47,36 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<ExitCode> {
 
 fn row(s: &SnapshotInfo) -> Vec<String> {
     let spec = format!("{}/{}", s.app, s.source);
-    let name = if s.pre_restore { format!("{spec} (pre-restore)") } else { spec };
+    let name = if s.pre_restore {
+        format!("{spec} (pre-restore)")
+    } else {
+        spec
+    };
     let verified = match s.verified {
         Some(true) => "✓",
         Some(false) => "✗",
         None => "–",
     };
-    vec![name, s.time.clone(), s.run_id.clone(), s.short_id().to_string(), bytes(s.size), bytes(s.added), verified.into()]
+    vec![
+        name,
+        s.time.clone(),
+        s.run_id.clone(),
+        s.short_id().to_string(),
+        bytes(s.size),
+        bytes(s.added),
+        verified.into(),
+    ]
 }
 
-const HEADER: [&str; 7] = ["APP/SOURCE", "TIME", "RUN", "SNAPSHOT", "SIZE", "ADDED", "VERIFIED"];
+const HEADER: [&str; 7] = [
+    "APP/SOURCE",
+    "TIME",
+    "RUN",
+    "SNAPSHOT",
+    "SIZE",
+    "ADDED",
+    "VERIFIED",
+];
 
 fn print_table(snapshots: &[SnapshotInfo]) {
     table(&HEADER, &snapshots.iter().map(row).collect::<Vec<_>>());

@@ -44,7 +44,11 @@ pub fn repo_options(config: &Config) -> RepoOptions {
     RepoOptions {
         url: r.url.clone(),
         password: r.password.clone(),
-        options: r.options.iter().map(|(k, v)| (k.clone(), v.expose().clone())).collect(),
+        options: r
+            .options
+            .iter()
+            .map(|(k, v)| (k.clone(), v.expose().clone()))
+            .collect(),
         cache_dir: cache_dir(&r.url),
     }
 }
@@ -54,8 +58,14 @@ pub fn open_repo(config: &Config) -> anyhow::Result<Repo> {
 }
 
 /// Parses spec strings and resolves them against the configuration.
-pub fn selected<'c>(config: &'c Config, specs: &[String]) -> anyhow::Result<Vec<(&'c AppSpec, &'c SourceSpec)>> {
-    let selectors = specs.iter().map(|s| Selector::parse(s)).collect::<Result<Vec<_>, _>>()?;
+pub fn selected<'c>(
+    config: &'c Config,
+    specs: &[String],
+) -> anyhow::Result<Vec<(&'c AppSpec, &'c SourceSpec)>> {
+    let selectors = specs
+        .iter()
+        .map(|s| Selector::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(select(config, &selectors)?)
 }
 

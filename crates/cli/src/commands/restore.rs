@@ -65,11 +65,21 @@ pub fn run(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<ExitCode> {
 
 fn print_report(r: &RestoreReport) {
     let verb = if r.done { "restored" } else { "plan for" };
-    println!("{verb} {}/{} from snapshot {} ({}) into {}", r.app, r.source, &r.snapshot[..8.min(r.snapshot.len())], r.snapshot_time, r.target);
+    println!(
+        "{verb} {}/{} from snapshot {} ({}) into {}",
+        r.app,
+        r.source,
+        &r.snapshot[..8.min(r.snapshot.len())],
+        r.snapshot_time,
+        r.target
+    );
     for step in &r.steps {
         println!("  - {step}");
     }
     if let Some(id) = &r.safety_snapshot {
-        println!("safety backup of the previous state: snapshot {}", &id[..8.min(id.len())]);
+        println!(
+            "safety backup of the previous state: snapshot {}",
+            &id[..8.min(id.len())]
+        );
     }
 }

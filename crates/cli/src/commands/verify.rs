@@ -22,7 +22,8 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let mut reports: Vec<VerifyReport> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
     for (app, source) in selected {
-        match lifeboat_engine::verify_source(&mut repo, app, source, &args.snapshot, &run_id, &now) {
+        match lifeboat_engine::verify_source(&mut repo, app, source, &args.snapshot, &run_id, &now)
+        {
             Ok(report) => {
                 if !ctx.json {
                     print_report(&report, ctx.quiet);
@@ -41,13 +42,22 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<ExitCode> {
         crate::output::json(&serde_json::json!({ "reports": reports, "errors": errors }))?;
     }
     let ok = errors.is_empty() && reports.iter().all(|r| r.ok);
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(crate::exit::FAILED) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::FAILED)
+    })
 }
 
 fn print_report(r: &VerifyReport, quiet: bool) {
     let id = &r.snapshot[..8.min(r.snapshot.len())];
     let verdict = if r.ok { "verified ✓" } else { "FAILED ✗" };
-    let line = format!("{}/{} snapshot {id}: {verdict} ({})", r.app, r.source, crate::output::millis(r.duration_ms));
+    let line = format!(
+        "{}/{} snapshot {id}: {verdict} ({})",
+        r.app,
+        r.source,
+        crate::output::millis(r.duration_ms)
+    );
     if r.ok {
         if !quiet {
             println!("{line}");

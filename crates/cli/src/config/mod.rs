@@ -29,12 +29,24 @@ pub fn locate(flag: Option<&Path>) -> PathBuf {
 
 /// Reads and validates the configuration at `path`.
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(vec![format!("{}: cannot read the configuration: {e}", path.display())]))?;
-    let doc = Positions { file: path.display().to_string(), text: &text };
-    let raw: raw::RawConfig = toml::from_str(&text).map_err(|e| ConfigError(vec![doc.toml_error(&e)]))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError(vec![format!(
+            "{}: cannot read the configuration: {e}",
+            path.display()
+        )])
+    })?;
+    let doc = Positions {
+        file: path.display().to_string(),
+        text: &text,
+    };
+    let raw: raw::RawConfig =
+        toml::from_str(&text).map_err(|e| ConfigError(vec![doc.toml_error(&e)]))?;
     let (config, warnings) = validate::validate(raw, &doc).map_err(ConfigError)?;
-    Ok(Loaded { path: path.to_path_buf(), config, warnings })
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        config,
+        warnings,
+    })
 }
 
 /// Turns byte spans into `file:line:col` prefixes.
@@ -47,7 +59,10 @@ impl Positions<'_> {
     pub fn at(&self, offset: usize) -> String {
         let before = &self.text[..offset.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
-        let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+        let col = before
+            .rfind('\n')
+            .map_or(before.len(), |nl| before.len() - nl - 1)
+            + 1;
         format!("{}:{line}:{col}", self.file)
     }
 
@@ -69,7 +84,9 @@ impl Positions<'_> {
 
     /// The key assigned on the line holding `offset`, if that line is `key = value`.
     fn key_on_line(&self, offset: usize) -> Option<String> {
-        let start = self.text[..offset.min(self.text.len())].rfind('\n').map_or(0, |i| i + 1);
+        let start = self.text[..offset.min(self.text.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
         let line = self.text[start..].lines().next()?;
         let (key, _) = line.split_once('=')?;
         let key = key.trim();

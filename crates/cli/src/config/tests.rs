@@ -80,7 +80,12 @@ fn duplicate_names_point_at_both() {
 
 #[test]
 fn key_of_another_kind_is_rejected() {
-    let e = with_pw(|| error_of(&GOOD.replace("path = \"/home/esp/data\"", "path = \"/x\"\nurl = \"postgres://a@b/c\"")));
+    let e = with_pw(|| {
+        error_of(&GOOD.replace(
+            "path = \"/home/esp/data\"",
+            "path = \"/x\"\nurl = \"postgres://a@b/c\"",
+        ))
+    });
     assert!(e.contains("app.source.url"), "{e}");
     assert!(e.contains("does not apply to kind `files`"), "{e}");
 }
@@ -94,7 +99,13 @@ fn password_in_url_is_rejected_without_echoing_it() {
 
 #[test]
 fn unknown_kind_and_bad_restore_after() {
-    let e = with_pw(|| error_of(&GOOD.replace("kind = \"files\"", "kind = \"mongo\"").replace("[\"db\"]", "[\"nope\"]")));
+    let e = with_pw(|| {
+        error_of(
+            &GOOD
+                .replace("kind = \"files\"", "kind = \"mongo\"")
+                .replace("[\"db\"]", "[\"nope\"]"),
+        )
+    });
     assert!(e.contains("unknown kind `mongo`"), "{e}");
     assert!(e.contains("`nope` is not another source"), "{e}");
 }

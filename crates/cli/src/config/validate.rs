@@ -3,7 +3,10 @@
 use super::raw::{RawApp, RawConfig, RawRepository, RawSource};
 use super::Positions;
 use lifeboat_core::layout::is_valid_name;
-use lifeboat_core::{AppSpec, CommandSettings, Config, FilesSettings, SqliteSettings, PostgresSettings, RepositorySpec, Secret, SourceKind, SourceSpec};
+use lifeboat_core::{
+    AppSpec, CommandSettings, Config, FilesSettings, PostgresSettings, RepositorySpec, Secret,
+    SourceKind, SourceSpec, SqliteSettings,
+};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use toml::Spanned;
@@ -17,17 +20,36 @@ struct Validator<'d, 't> {
     warnings: Vec<String>,
 }
 
-pub(super) fn validate(raw: RawConfig, doc: &Positions<'_>) -> Result<(Config, Vec<String>), Vec<String>> {
-    let mut v = Validator { doc, errors: Vec::new(), warnings: Vec::new() };
+pub(super) fn validate(
+    raw: RawConfig,
+    doc: &Positions<'_>,
+) -> Result<(Config, Vec<String>), Vec<String>> {
+    let mut v = Validator {
+        doc,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
     let repository = v.repository(&raw.repository);
     for copy in &raw.copy_to {
-        v.unsupported(copy.span(), "copy_to", "offsite copies are not supported by this version yet");
+        v.unsupported(
+            copy.span(),
+            "copy_to",
+            "offsite copies are not supported by this version yet",
+        );
     }
     for notify in &raw.notify {
-        v.unsupported(notify.span(), "notify", "notifications are not supported by this version yet");
+        v.unsupported(
+            notify.span(),
+            "notify",
+            "notifications are not supported by this version yet",
+        );
     }
     if let Some(defaults) = &raw.defaults {
-        v.warn(defaults.span(), "defaults", "schedules and retention are not acted on by this version yet");
+        v.warn(
+            defaults.span(),
+            "defaults",
+            "schedules and retention are not acted on by this version yet",
+        );
     }
     let apps = v.apps(raw.app);
     match (repository, v.errors.is_empty()) {
@@ -38,7 +60,8 @@ pub(super) fn validate(raw: RawConfig, doc: &Positions<'_>) -> Result<(Config, V
 
 impl Validator<'_, '_> {
     fn err(&mut self, span: std::ops::Range<usize>, key: &str, message: impl AsRef<str>) {
-        self.errors.push(self.doc.error(&span, key, message.as_ref()));
+        self.errors
+            .push(self.doc.error(&span, key, message.as_ref()));
     }
 
     fn warn(&mut self, span: std::ops::Range<usize>, key: &str, message: &str) {
@@ -51,7 +74,13 @@ impl Validator<'_, '_> {
 
     fn repository(&mut self, raw: &Spanned<RawRepository>) -> Option<RepositorySpec> {
         let repo = raw.get_ref();
-        let password = self.secret("repository", raw.span(), &repo.password_env, &repo.password_file, true)?;
+        let password = self.secret(
+            "repository",
+            raw.span(),
+            &repo.password_env,
+            &repo.password_file,
+            true,
+        )?;
         if repo.url.get_ref().trim().is_empty() {
             self.err(repo.url.span(), "repository.url", "must not be empty");
         }
@@ -60,7 +89,11 @@ impl Validator<'_, '_> {
             .iter()
             .map(|(k, v)| (k.clone(), Secret::new(v.get_ref().clone())))
             .collect();
-        Some(RepositorySpec { url: repo.url.get_ref().clone(), password: password?, options })
+        Some(RepositorySpec {
+            url: repo.url.get_ref().clone(),
+            password: password?,
+            options,
+        })
     }
 
     /// Reads a secret from `*_env` or `*_file`. `Some(None)` when absent and optional.
@@ -74,7 +107,11 @@ impl Validator<'_, '_> {
     ) -> Option<Option<Secret<String>>> {
         match (env, file) {
             (Some(_), Some(f)) => {
-                self.err(f.span(), &format!("{table}.password_file"), "give either password_env or password_file, not both");
+                self.err(
+                    f.span(),
+                    &format!("{table}.password_file"),
+                    "give either password_env or password_file, not both",
+                );
                 None
             }
             (Some(env), None) => match std::env::var(env.get_ref()) {
@@ -86,7 +123,9 @@ impl Validator<'_, '_> {
                 }
             },
             (None, Some(file)) => match std::fs::read_to_string(file.get_ref()) {
-                Ok(value) => Some(Some(Secret::new(value.trim_end_matches(['\n', '\r']).to_string()))),
+                Ok(value) => Some(Some(Secret::new(
+                    value.trim_end_matches(['\n', '\r']).to_string(),
+                ))),
                 Err(e) => {
                     let msg = format!("cannot read {}: {e}", file.get_ref());
                     self.err(file.span(), &format!("{table}.password_file"), msg);
@@ -94,7 +133,11 @@ impl Validator<'_, '_> {
                 }
             },
             (None, None) if required => {
-                self.err(span, &format!("{table}.password_env"), "a password is required: set password_env or password_file");
+                self.err(
+                    span,
+                    &format!("{table}.password_env"),
+                    "a password is required: set password_env or password_file",
+                );
                 None
             }
             (None, None) => Some(None),
@@ -115,16 +158,34 @@ impl Validator<'_, '_> {
             let span = app.span();
             let app = app.into_inner();
             self.name(&app.name, "app.name");
-            if let Some(first) = seen.insert(app.name.get_ref().clone(), self.doc.at(app.name.span().start)) {
-                let msg = format!("duplicate app name `{}` (first defined at {first})", app.name.get_ref());
+            if let Some(first) = seen.insert(
+                app.name.get_ref().clone(),
+                self.doc.at(app.name.span().start),
+            ) {
+                let msg = format!(
+                    "duplicate app name `{}` (first defined at {first})",
+                    app.name.get_ref()
+                );
                 self.err(app.name.span(), "app.name", msg);
             }
             if app.source.is_empty() {
-                self.err(span, "app.source", "an app needs at least one [[app.source]]");
+                self.err(
+                    span,
+                    "app.source",
+                    "an app needs at least one [[app.source]]",
+                );
             }
-            for (key, value) in [("schedule", &app.schedule), ("every", &app.every), ("verify_schedule", &app.verify_schedule)] {
+            for (key, value) in [
+                ("schedule", &app.schedule),
+                ("every", &app.every),
+                ("verify_schedule", &app.verify_schedule),
+            ] {
                 if let Some(v) = value {
-                    self.warn(v.span(), &format!("app.{key}"), "schedules are not acted on by this version yet");
+                    self.warn(
+                        v.span(),
+                        &format!("app.{key}"),
+                        "schedules are not acted on by this version yet",
+                    );
                 }
             }
             let sources = self.sources(app.name.get_ref(), app.source);
@@ -141,14 +202,20 @@ impl Validator<'_, '_> {
     }
 
     fn sources(&mut self, app: &str, raw: Vec<Spanned<RawSource>>) -> Vec<SourceSpec> {
-        let names: Vec<String> = raw.iter().map(|s| s.get_ref().name.get_ref().clone()).collect();
+        let names: Vec<String> = raw
+            .iter()
+            .map(|s| s.get_ref().name.get_ref().clone())
+            .collect();
         let mut seen: HashMap<&str, String> = HashMap::new();
         let mut sources = Vec::new();
         for (i, source) in raw.iter().enumerate() {
             let s = source.get_ref();
             self.name(&s.name, "app.source.name");
             if let Some(first) = seen.insert(&names[i], self.doc.at(s.name.span().start)) {
-                let msg = format!("duplicate source name `{}` in app `{app}` (first defined at {first})", names[i]);
+                let msg = format!(
+                    "duplicate source name `{}` in app `{app}` (first defined at {first})",
+                    names[i]
+                );
                 self.err(s.name.span(), "app.source.name", msg);
             }
             for dep in &s.restore_after {
@@ -160,8 +227,16 @@ impl Validator<'_, '_> {
             if let Some(kind) = self.kind(source) {
                 sources.push(SourceSpec {
                     name: names[i].clone(),
-                    restore_after: s.restore_after.iter().map(|d| d.get_ref().clone()).collect(),
-                    verify_sql: s.verify_sql.as_ref().map(|v| v.get_ref().clone()).unwrap_or_default(),
+                    restore_after: s
+                        .restore_after
+                        .iter()
+                        .map(|d| d.get_ref().clone())
+                        .collect(),
+                    verify_sql: s
+                        .verify_sql
+                        .as_ref()
+                        .map(|v| v.get_ref().clone())
+                        .unwrap_or_default(),
                     kind,
                 });
             }
@@ -171,9 +246,16 @@ impl Validator<'_, '_> {
 
     fn kind(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
         let s = source.get_ref();
-        for (key, present) in [("schedule", s.schedule.as_ref().map(Spanned::span)), ("retention", s.retention.as_ref().map(Spanned::span))] {
+        for (key, present) in [
+            ("schedule", s.schedule.as_ref().map(Spanned::span)),
+            ("retention", s.retention.as_ref().map(Spanned::span)),
+        ] {
             if let Some(span) = present {
-                self.warn(span, &format!("app.source.{key}"), "not acted on by this version yet");
+                self.warn(
+                    span,
+                    &format!("app.source.{key}"),
+                    "not acted on by this version yet",
+                );
             }
         }
         match s.kind.get_ref().as_str() {
@@ -196,7 +278,10 @@ impl Validator<'_, '_> {
 
     fn no_verify_sql(&mut self, s: &RawSource) {
         if let Some(v) = &s.verify_sql {
-            let msg = format!("does not apply to kind `{}` (only to database kinds)", s.kind.get_ref());
+            let msg = format!(
+                "does not apply to kind `{}` (only to database kinds)",
+                s.kind.get_ref()
+            );
             self.err(v.span(), "app.source.verify_sql", msg);
         }
     }
@@ -216,13 +301,25 @@ impl Validator<'_, '_> {
             ("restore_mode", s.restore_mode.as_ref().map(Spanned::span)),
             ("data_dir", s.data_dir.as_ref().map(Spanned::span)),
             ("flush", s.flush.as_ref().map(Spanned::span)),
-            ("backup_command", s.backup_command.as_ref().map(Spanned::span)),
-            ("restore_command", s.restore_command.as_ref().map(Spanned::span)),
+            (
+                "backup_command",
+                s.backup_command.as_ref().map(Spanned::span),
+            ),
+            (
+                "restore_command",
+                s.restore_command.as_ref().map(Spanned::span),
+            ),
             ("filename", s.filename.as_ref().map(Spanned::span)),
             ("endpoint", s.endpoint.as_ref().map(Spanned::span)),
             ("region", s.region.as_ref().map(Spanned::span)),
-            ("access_key_env", s.access_key_env.as_ref().map(Spanned::span)),
-            ("secret_key_env", s.secret_key_env.as_ref().map(Spanned::span)),
+            (
+                "access_key_env",
+                s.access_key_env.as_ref().map(Spanned::span),
+            ),
+            (
+                "secret_key_env",
+                s.secret_key_env.as_ref().map(Spanned::span),
+            ),
         ];
         for (key, span) in spans {
             if let Some(span) = span.filter(|_| !allowed.contains(&key)) {
@@ -232,7 +329,12 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn required<'s>(&mut self, source: &Spanned<RawSource>, value: &'s Option<Spanned<String>>, key: &str) -> Option<&'s Spanned<String>> {
+    fn required<'s>(
+        &mut self,
+        source: &Spanned<RawSource>,
+        value: &'s Option<Spanned<String>>,
+        key: &str,
+    ) -> Option<&'s Spanned<String>> {
         if value.is_none() {
             let msg = format!("kind `{}` needs `{key}`", source.get_ref().kind.get_ref());
             self.err(source.span(), &format!("app.source.{key}"), msg);
@@ -242,16 +344,37 @@ impl Validator<'_, '_> {
 
     fn postgres(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
         let s = source.get_ref();
-        self.only_keys(s, &["url", "password_env", "password_file", "globals", "databases", "jobs", "no_owner"]);
+        self.only_keys(
+            s,
+            &[
+                "url",
+                "password_env",
+                "password_file",
+                "globals",
+                "databases",
+                "jobs",
+                "no_owner",
+            ],
+        );
         let all_databases = match &s.databases {
             None => false,
             Some(v) if v.get_ref().as_str() == Some("all") => true,
             Some(v) => {
-                self.err(v.span(), "app.source.databases", "for postgres only `\"all\"` is accepted (one database: put it in the url)");
+                self.err(
+                    v.span(),
+                    "app.source.databases",
+                    "for postgres only `\"all\"` is accepted (one database: put it in the url)",
+                );
                 false
             }
         };
-        let password = self.secret("app.source", source.span(), &s.password_env, &s.password_file, false);
+        let password = self.secret(
+            "app.source",
+            source.span(),
+            &s.password_env,
+            &s.password_file,
+            false,
+        );
         let url = self.required(source, &s.url, "url")?;
         if let Err(e) = lifeboat_sources::postgres::PgTarget::parse(url.get_ref(), None) {
             self.err(url.span(), "app.source.url", e.to_string());
@@ -275,13 +398,18 @@ impl Validator<'_, '_> {
         if path.is_absolute() {
             return Some(path);
         }
-        let base = std::path::Path::new(&self.doc.file).parent().map(PathBuf::from).unwrap_or_default();
+        let base = std::path::Path::new(&self.doc.file)
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default();
         Some(std::path::absolute(base.join(path)).unwrap_or_default())
     }
 
     fn sqlite(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
         self.only_keys(source.get_ref(), &["path"]);
-        Some(SourceKind::Sqlite(SqliteSettings { path: self.path(source)? }))
+        Some(SourceKind::Sqlite(SqliteSettings {
+            path: self.path(source)?,
+        }))
     }
 
     fn files(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
@@ -290,7 +418,11 @@ impl Validator<'_, '_> {
         self.only_keys(s, &["path", "exclude"]);
         Some(SourceKind::Files(FilesSettings {
             path: self.path(source)?,
-            exclude: s.exclude.as_ref().map(|e| e.get_ref().clone()).unwrap_or_default(),
+            exclude: s
+                .exclude
+                .as_ref()
+                .map(|e| e.get_ref().clone())
+                .unwrap_or_default(),
         }))
     }
 
@@ -301,7 +433,10 @@ impl Validator<'_, '_> {
         let backup = self.required(source, &s.backup_command, "backup_command")?;
         let filename = match &s.filename {
             Some(f) if !is_valid_name(f.get_ref()) => {
-                let msg = format!("`{}` is not a valid file name (letters, digits, `-`, `_`, `.`)", f.get_ref());
+                let msg = format!(
+                    "`{}` is not a valid file name (letters, digits, `-`, `_`, `.`)",
+                    f.get_ref()
+                );
                 self.err(f.span(), "app.source.filename", msg);
                 return None;
             }

@@ -2,6 +2,7 @@
 //! workspace that runs the lifeboat binary against a config. A missing server
 //! binary fails the test naming the Debian package to install.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used)] // test support: a panic is the failure report
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -11,12 +12,20 @@ use std::time::{Duration, Instant};
 pub const PASSWORD: &str = "correct horse battery staple";
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn is_root() -> bool {
     // SAFETY-free check: root's home is /root and `id -u` says 0.
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false)
 }
 
 /// The newest PostgreSQL bin dir, or a failure naming the package.
@@ -51,7 +60,11 @@ fn as_server_user(program: &Path) -> Command {
 
 fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -65,17 +78,29 @@ pub struct PgServer {
 impl PgServer {
     pub fn start() -> PgServer {
         let bin = pg_bin();
-        let dir = tempfile::Builder::new().prefix("lifeboat-test-pg-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("lifeboat-test-pg-")
+            .tempdir()
+            .unwrap();
         let data = dir.path().join("data");
         if is_root() {
             run_ok(Command::new("chown").arg("postgres").arg(dir.path()));
         }
-        run_ok(as_server_user(&bin.join("initdb")).arg("-D").arg(&data).args(["-A", "trust", "-U", "postgres", "--no-sync"]));
+        run_ok(
+            as_server_user(&bin.join("initdb"))
+                .arg("-D")
+                .arg(&data)
+                .args(["-A", "trust", "-U", "postgres", "--no-sync"]),
+        );
         // Password auth for the `app` role over TCP; trust for the superuser.
         let hba = "host all app 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\nlocal all all trust\n";
         std::fs::write(data.join("pg_hba.conf"), hba).unwrap();
         if is_root() {
-            run_ok(Command::new("chown").arg("postgres").arg(data.join("pg_hba.conf")));
+            run_ok(
+                Command::new("chown")
+                    .arg("postgres")
+                    .arg(data.join("pg_hba.conf")),
+            );
         }
         let port = free_port();
         let server = PgServer { port, dir, bin };
@@ -88,17 +113,28 @@ impl PgServer {
     }
 
     fn pg_ctl_start(&self) {
-        let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.path().display());
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
         run_ok(
             as_server_user(&self.bin.join("pg_ctl"))
-                .arg("-D").arg(self.data()).arg("-l").arg(self.dir.path().join("log"))
+                .arg("-D")
+                .arg(self.data())
+                .arg("-l")
+                .arg(self.dir.path().join("log"))
                 .args(["-w", "-o", &opts, "start"]),
         );
     }
 
     /// Stops the server abruptly, as a crash or a network loss would.
     pub fn kill(&self) {
-        let _ = as_server_user(&self.bin.join("pg_ctl")).arg("-D").arg(self.data()).args(["-m", "immediate", "stop"]).output();
+        let _ = as_server_user(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "stop"])
+            .output();
     }
 
     pub fn url(&self, user: &str, db: &str) -> String {
@@ -116,7 +152,9 @@ impl PgServer {
     }
 
     pub fn exec(&self, db: &str, sql: &str) {
-        self.client(db).batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        self.client(db)
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     pub fn create_db(&self, db: &str) {
@@ -124,7 +162,10 @@ impl PgServer {
     }
 
     pub fn db_exists(&self, db: &str) -> bool {
-        self.client("postgres").query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&db]).unwrap().is_some()
+        self.client("postgres")
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&db])
+            .unwrap()
+            .is_some()
     }
 
     /// Every user table with the md5 of its rows in primary-key order.
@@ -147,7 +188,11 @@ impl PgServer {
 
 impl Drop for PgServer {
     fn drop(&mut self) {
-        let _ = as_server_user(&self.bin.join("pg_ctl")).arg("-D").arg(self.data()).args(["-m", "immediate", "stop"]).output();
+        let _ = as_server_user(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "stop"])
+            .output();
     }
 }
 
@@ -165,12 +210,20 @@ pub struct Run {
 
 impl Run {
     pub fn assert_ok(self) -> Run {
-        assert_eq!(self.code, 0, "lifeboat failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "lifeboat failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     pub fn assert_code(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "expected exit {code}:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         self
     }
 
@@ -185,7 +238,10 @@ impl Workspace {
     /// one test are told apart from another's.
     pub fn new() -> Workspace {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::Builder::new().prefix("lifeboat-test-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("lifeboat-test-")
+            .tempdir()
+            .unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let tmp = dir.path().join("tmp");
         std::fs::create_dir(&tmp).unwrap();
@@ -216,7 +272,10 @@ impl Workspace {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lifeboat"));
-        cmd.arg("--config").arg(self.path("lifeboat.toml")).args(args).current_dir(self.dir.path());
+        cmd.arg("--config")
+            .arg(self.path("lifeboat.toml"))
+            .args(args)
+            .current_dir(self.dir.path());
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -234,7 +293,11 @@ impl Workspace {
 
     pub fn run_bytes(&self, args: &[&str]) -> Vec<u8> {
         let out = self.command(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     }
 
@@ -244,7 +307,10 @@ impl Workspace {
     }
 
     pub fn snapshots_of(&self, app: &str, source: &str) -> Vec<serde_json::Value> {
-        self.list().into_iter().filter(|s| s["app"] == app && s["source"] == source).collect()
+        self.list()
+            .into_iter()
+            .filter(|s| s["app"] == app && s["source"] == source)
+            .collect()
     }
 
     pub fn manifest(&self, spec: &str) -> serde_json::Value {
@@ -253,9 +319,11 @@ impl Workspace {
 
     /// The stock restic binary on this repository.
     pub fn restic(&self, args: &[&str]) -> Output {
-        let restic = which("restic").unwrap_or_else(|| panic!("restic not found: apt-get install -y restic"));
+        let restic = which("restic")
+            .unwrap_or_else(|| panic!("restic not found: apt-get install -y restic"));
         Command::new(restic)
-            .arg("-r").arg(self.repo())
+            .arg("-r")
+            .arg(self.repo())
             .args(args)
             .env("RESTIC_PASSWORD", PASSWORD)
             .env("RESTIC_CACHE_DIR", self.path("restic-cache"))
@@ -266,7 +334,9 @@ impl Workspace {
 
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 /// Polls `cond` until true or `timeout`.

@@ -4,9 +4,9 @@
 
 use super::conn::{describe, quote_ident, PgTarget};
 use super::tools::{find_tool, PgTool};
+use crate::dump::{Dump, DumpFacts};
 use crate::process::{Pipes, Running};
 use crate::SourceError;
-use crate::dump::{Dump, DumpFacts};
 use lifeboat_core::TableCount;
 use std::process::Command;
 use std::thread::JoinHandle;
@@ -31,13 +31,23 @@ const TABLES_SQL: &str = "SELECT n.nspname, c.relname FROM pg_class c \
 /// The server's major version, in the numbering of [`super::tools::parse_major`].
 pub(crate) fn server_major(client: &mut postgres::Client) -> Result<(u32, String), SourceError> {
     let row = client
-        .query_one("SELECT current_setting('server_version_num')::int, version()", &[])
+        .query_one(
+            "SELECT current_setting('server_version_num')::int, version()",
+            &[],
+        )
         .map_err(|e| SourceError::Query(format!("reading the server version: {}", describe(&e))))?;
     let num: i32 = row.get(0);
     let num = u32::try_from(num).unwrap_or_default();
-    let major = if num >= 100_000 { num / 10_000 } else { num / 1_000 * 10 + num / 100 % 10 };
+    let major = if num >= 100_000 {
+        num / 10_000
+    } else {
+        num / 1_000 * 10 + num / 100 % 10
+    };
     let text: String = row.get(1);
-    Ok((major, text.split(',').next().unwrap_or_default().to_string()))
+    Ok((
+        major,
+        text.split(',').next().unwrap_or_default().to_string(),
+    ))
 }
 
 fn export_snapshot(client: &mut postgres::Client) -> Result<String, SourceError> {
@@ -54,16 +64,30 @@ pub(crate) fn count_rows(client: &mut postgres::Client) -> Result<Vec<TableCount
     let mut counts = Vec::with_capacity(tables.len());
     for row in tables {
         let (schema, table): (String, String) = (row.get(0), row.get(1));
-        let sql = format!("SELECT count(*) FROM {}.{}", quote_ident(&schema), quote_ident(&table));
+        let sql = format!(
+            "SELECT count(*) FROM {}.{}",
+            quote_ident(&schema),
+            quote_ident(&table)
+        );
         let rows: i64 = client.query_one(&sql, &[]).map_err(q)?.get(0);
-        counts.push(TableCount { table: format!("{schema}.{table}"), rows: rows.unsigned_abs() });
+        counts.push(TableCount {
+            table: format!("{schema}.{table}"),
+            rows: rows.unsigned_abs(),
+        });
     }
     Ok(counts)
 }
 
 fn dump_command(tool: &PgTool, target: &PgTarget, snapshot: &str) -> Command {
     let mut cmd = Command::new(&tool.path);
-    cmd.args(["--format=custom", "--compress=0", "--snapshot", snapshot, "--dbname", &target.dbname]);
+    cmd.args([
+        "--format=custom",
+        "--compress=0",
+        "--snapshot",
+        snapshot,
+        "--dbname",
+        &target.dbname,
+    ]);
     cmd
 }
 
@@ -77,11 +101,18 @@ pub fn start_backup(target: &PgTarget) -> Result<Dump, SourceError> {
     let mut cmd = dump_command(&tool, target, &snapshot);
     let passfile = target.configure(&mut cmd)?;
     let mut dump = Running::spawn("pg_dump", &mut cmd, Pipes::Stdout)?;
-    let stdout = dump.take_stdout().ok_or_else(|| SourceError::Invalid("pg_dump has no stdout".into()))?;
+    let stdout = dump
+        .take_stdout()
+        .ok_or_else(|| SourceError::Invalid("pg_dump has no stdout".into()))?;
     // Counting runs in the exporting transaction, concurrently with the dump; both see
     // exactly the same data.
     let counts = std::thread::spawn(move || count_rows(&mut client).map(|c| (c, client)));
-    let finisher = PgFinisher { dump, counts, versions: vec![tool.version, server_version], _passfile: passfile };
+    let finisher = PgFinisher {
+        dump,
+        counts,
+        versions: vec![tool.version, server_version],
+        _passfile: passfile,
+    };
     Ok(Dump {
         name: format!("{}.pgdump", target.dbname),
         stream: Box::new(stdout),
@@ -98,9 +129,12 @@ impl PgFinisher {
             .join()
             .map_err(|_| SourceError::Query("row counting thread failed".into()))??;
         // Read-only: the commit only ends the snapshot.
-        client
-            .batch_execute("COMMIT")
-            .map_err(|e| SourceError::Query(format!("ending the snapshot transaction: {}", describe(&e))))?;
-        Ok(DumpFacts { tables, tool_versions: self.versions })
+        client.batch_execute("COMMIT").map_err(|e| {
+            SourceError::Query(format!("ending the snapshot transaction: {}", describe(&e)))
+        })?;
+        Ok(DumpFacts {
+            tables,
+            tool_versions: self.versions,
+        })
     }
 }

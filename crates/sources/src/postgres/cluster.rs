@@ -18,7 +18,10 @@ pub const GLOBALS_FILE: &str = "globals.sql";
 pub fn list_databases(target: &PgTarget) -> Result<Vec<String>, SourceError> {
     let rows = target
         .connect()?
-        .query("SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1", &[])
+        .query(
+            "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1",
+            &[],
+        )
         .map_err(|e| SourceError::Query(format!("listing databases: {}", describe(&e))))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
@@ -31,14 +34,19 @@ pub fn start_globals(target: &PgTarget) -> Result<Dump, SourceError> {
     cmd.args(["--globals-only", "--database", &target.dbname]);
     let passfile = target.configure(&mut cmd)?;
     let mut running = Running::spawn("pg_dumpall", &mut cmd, Pipes::Stdout)?;
-    let stdout = running.take_stdout().ok_or_else(|| SourceError::Invalid("pg_dumpall has no stdout".into()))?;
+    let stdout = running
+        .take_stdout()
+        .ok_or_else(|| SourceError::Invalid("pg_dumpall has no stdout".into()))?;
     Ok(Dump {
         name: GLOBALS_FILE.to_string(),
         stream: Box::new(stdout),
         hash: true,
         finish: Box::new(move || {
             let _keep = passfile;
-            running.finish().map(|_| DumpFacts { tables: Vec::new(), tool_versions: vec![tool.version] })
+            running.finish().map(|_| DumpFacts {
+                tables: Vec::new(),
+                tool_versions: vec![tool.version],
+            })
         }),
     })
 }
@@ -46,10 +54,20 @@ pub fn start_globals(target: &PgTarget) -> Result<Dump, SourceError> {
 /// The dumps of a server-wide backup: globals (when asked) and then either the target's
 /// own database or, with `all`, every database. Database dumps start lazily; their
 /// table names are prefixed `DB:` when there are several.
-pub fn start_cluster(target: &PgTarget, globals: bool, all: bool) -> Result<Vec<Dump>, SourceError> {
-    let databases = if all { list_databases(target)? } else { vec![target.dbname.clone()] };
+pub fn start_cluster(
+    target: &PgTarget,
+    globals: bool,
+    all: bool,
+) -> Result<Vec<Dump>, SourceError> {
+    let databases = if all {
+        list_databases(target)?
+    } else {
+        vec![target.dbname.clone()]
+    };
     if let Some(bad) = databases.iter().find(|d| d.contains('/')) {
-        return Err(SourceError::Invalid(format!("database name `{bad}` contains `/`; it cannot be a file name")));
+        return Err(SourceError::Invalid(format!(
+            "database name `{bad}` contains `/`; it cannot be a file name"
+        )));
     }
     let mut dumps = Vec::new();
     if globals || all {
@@ -59,7 +77,11 @@ pub fn start_cluster(target: &PgTarget, globals: bool, all: bool) -> Result<Vec<
         let target = target.with_db(&db);
         let name = format!("{db}.pgdump");
         let prefix = all.then(|| format!("{db}:"));
-        dumps.push(lazy(name, false, Box::new(move || prefixed(start_backup(&target)?, prefix))));
+        dumps.push(lazy(
+            name,
+            false,
+            Box::new(move || prefixed(start_backup(&target)?, prefix)),
+        ));
     }
     Ok(dumps)
 }

@@ -23,10 +23,16 @@ impl PgTarget {
             .strip_prefix("postgres://")
             .or_else(|| url.strip_prefix("postgresql://"))
             .ok_or_else(|| invalid("must start with postgres://"))?;
-        let (authority, dbname) = rest.split_once('/').ok_or_else(|| invalid("missing /DATABASE"))?;
-        let (user, hostport) = authority.rsplit_once('@').ok_or_else(|| invalid("missing USER@"))?;
+        let (authority, dbname) = rest
+            .split_once('/')
+            .ok_or_else(|| invalid("missing /DATABASE"))?;
+        let (user, hostport) = authority
+            .rsplit_once('@')
+            .ok_or_else(|| invalid("missing USER@"))?;
         if user.contains(':') {
-            return Err(invalid("passwords do not belong in urls; use password_env or password_file"));
+            return Err(invalid(
+                "passwords do not belong in urls; use password_env or password_file",
+            ));
         }
         let (host, port) = match hostport.rsplit_once(':') {
             Some((h, p)) => (h, p.parse().map_err(|_| invalid("bad port"))?),
@@ -46,12 +52,18 @@ impl PgTarget {
 
     /// The same server, another database.
     pub fn with_db(&self, dbname: &str) -> Self {
-        Self { dbname: dbname.to_string(), ..self.clone() }
+        Self {
+            dbname: dbname.to_string(),
+            ..self.clone()
+        }
     }
 
     /// `postgres://USER@HOST:PORT/DB` (never with the password).
     pub fn url(&self) -> String {
-        format!("postgres://{}@{}:{}/{}", self.user, self.host, self.port, self.dbname)
+        format!(
+            "postgres://{}@{}:{}/{}",
+            self.user, self.host, self.port, self.dbname
+        )
     }
 
     pub fn connect(&self) -> Result<postgres::Client, SourceError> {
@@ -66,7 +78,11 @@ impl PgTarget {
             cfg.password(p.expose());
         }
         cfg.connect(postgres::NoTls).map_err(|e| {
-            SourceError::Connect(format!("cannot connect to {}: {}", self.url(), describe(&e)))
+            SourceError::Connect(format!(
+                "cannot connect to {}: {}",
+                self.url(),
+                describe(&e)
+            ))
         })
     }
 
@@ -74,9 +90,18 @@ impl PgTarget {
     /// owns the passfile's directory; keep it alive until the child exits.
     pub fn configure(&self, cmd: &mut Command) -> Result<Option<tempfile::TempDir>, SourceError> {
         cmd.arg("--no-password")
-            .args(["--host", &self.host, "--port", &self.port.to_string(), "--username", &self.user])
+            .args([
+                "--host",
+                &self.host,
+                "--port",
+                &self.port.to_string(),
+                "--username",
+                &self.user,
+            ])
             .env_remove("PGPASSWORD");
-        let Some(password) = &self.password else { return Ok(None) };
+        let Some(password) = &self.password else {
+            return Ok(None);
+        };
         let dir = tempfile::Builder::new()
             .prefix("lifeboat-pg-")
             .tempdir()
@@ -125,12 +150,27 @@ mod tests {
     #[test]
     fn parses_urls_and_refuses_passwords() {
         let t = PgTarget::parse("postgres://esp@localhost:1487/lab7", None).unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.user.as_str(), t.dbname.as_str()), ("localhost", 1487, "esp", "lab7"));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.user.as_str(), t.dbname.as_str()),
+            ("localhost", 1487, "esp", "lab7")
+        );
         assert_eq!(t.url(), "postgres://esp@localhost:1487/lab7");
-        assert_eq!(PgTarget::parse("postgres://u@h/d", None).unwrap().port, 5432);
-        for bad in ["mysql://u@h/d", "postgres://u:pw@h/d", "postgres://h/d", "postgres://u@h", "postgres://u@h:x/d"] {
+        assert_eq!(
+            PgTarget::parse("postgres://u@h/d", None).unwrap().port,
+            5432
+        );
+        for bad in [
+            "mysql://u@h/d",
+            "postgres://u:pw@h/d",
+            "postgres://h/d",
+            "postgres://u@h",
+            "postgres://u@h:x/d",
+        ] {
             assert!(PgTarget::parse(bad, None).is_err(), "{bad}");
         }
-        assert!(!PgTarget::parse("postgres://u:hunter2@h/d", None).unwrap_err().to_string().contains("hunter2"));
+        assert!(!PgTarget::parse("postgres://u:hunter2@h/d", None)
+            .unwrap_err()
+            .to_string()
+            .contains("hunter2"));
     }
 }

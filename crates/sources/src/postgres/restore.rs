@@ -24,14 +24,20 @@ const USER_RELATIONS_SQL: &str = "SELECT count(*) FROM pg_class c \
     AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'";
 
 fn maintenance(target: &PgTarget) -> Result<postgres::Client, SourceError> {
-    target.with_db("postgres").connect().or_else(|_| target.with_db("template1").connect())
+    target
+        .with_db("postgres")
+        .connect()
+        .or_else(|_| target.with_db("template1").connect())
 }
 
 /// Finds out whether the target database exists and holds data.
 pub fn prepare_target(target: &PgTarget) -> Result<TargetState, SourceError> {
     let mut admin = maintenance(target)?;
     let exists = admin
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&target.dbname])
+        .query_opt(
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            &[&target.dbname],
+        )
         .map_err(|e| SourceError::Query(describe(&e)))?
         .is_some();
     if !exists {
@@ -42,14 +48,24 @@ pub fn prepare_target(target: &PgTarget) -> Result<TargetState, SourceError> {
         .query_one(USER_RELATIONS_SQL, &[])
         .map_err(|e| SourceError::Query(describe(&e)))?
         .get(0);
-    Ok(if n > 0 { TargetState::HoldsData } else { TargetState::Empty })
+    Ok(if n > 0 {
+        TargetState::HoldsData
+    } else {
+        TargetState::Empty
+    })
 }
 
 pub(crate) fn create_database(target: &PgTarget) -> Result<(), SourceError> {
     let mut admin = maintenance(target)?;
     admin
         .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&target.dbname)))
-        .map_err(|e| SourceError::Query(format!("creating database {}: {}", target.dbname, describe(&e))))
+        .map_err(|e| {
+            SourceError::Query(format!(
+                "creating database {}: {}",
+                target.dbname,
+                describe(&e)
+            ))
+        })
 }
 
 /// A restore in progress: write the dump into `input`, then call [`PgRestore::finish`].
@@ -61,7 +77,11 @@ pub struct PgRestore {
 
 /// Starts `pg_restore` into `target`, creating the database first when `state` says
 /// it is missing.
-pub fn start_restore(target: &PgTarget, state: TargetState, no_owner: bool) -> Result<PgRestore, SourceError> {
+pub fn start_restore(
+    target: &PgTarget,
+    state: TargetState,
+    no_owner: bool,
+) -> Result<PgRestore, SourceError> {
     if state == TargetState::Missing {
         create_database(target)?;
     }
@@ -78,8 +98,16 @@ pub fn start_restore(target: &PgTarget, state: TargetState, no_owner: bool) -> R
 }
 
 impl PgRestore {
-    pub(crate) fn new(running: Running, passfile: Option<tempfile::TempDir>, tool_version: String) -> Self {
-        Self { running, _passfile: passfile, tool_version }
+    pub(crate) fn new(
+        running: Running,
+        passfile: Option<tempfile::TempDir>,
+        tool_version: String,
+    ) -> Self {
+        Self {
+            running,
+            _passfile: passfile,
+            tool_version,
+        }
     }
 
     /// Where the dump goes.

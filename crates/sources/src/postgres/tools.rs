@@ -22,7 +22,11 @@ fn candidates(name: &str) -> Vec<PathBuf> {
         .filter(|p| p.is_file())
         .collect();
     if let Some(path) = std::env::var_os("PATH") {
-        found.extend(std::env::split_paths(&path).map(|d| d.join(name)).filter(|p| p.is_file()));
+        found.extend(
+            std::env::split_paths(&path)
+                .map(|d| d.join(name))
+                .filter(|p| p.is_file()),
+        );
     }
     found
 }
@@ -31,14 +35,24 @@ fn probe(path: &Path) -> Option<PgTool> {
     let out = Command::new(path).arg("--version").output().ok()?;
     let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let major = parse_major(&version)?;
-    Some(PgTool { path: path.to_path_buf(), major, version })
+    Some(PgTool {
+        path: path.to_path_buf(),
+        major,
+        version,
+    })
 }
 
 /// The major version in `pg_dump (PostgreSQL) 15.18` or `… 9.6.24`.
 pub fn parse_major(version: &str) -> Option<u32> {
-    let number = version.split_whitespace().find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
+    let number = version
+        .split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
     let mut parts = number.split('.');
-    let digits = |s: &str| s.chars().take_while(char::is_ascii_digit).collect::<String>();
+    let digits = |s: &str| {
+        s.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+    };
     let first: u32 = digits(parts.next()?).parse().ok()?;
     if first < 10 {
         let second: u32 = digits(parts.next()?).parse().ok()?;
@@ -74,7 +88,10 @@ mod tests {
     #[test]
     fn parses_major_versions() {
         assert_eq!(parse_major("pg_dump (PostgreSQL) 15.18"), Some(15));
-        assert_eq!(parse_major("pg_dump (PostgreSQL) 17.2 (Debian 17.2-1)"), Some(17));
+        assert_eq!(
+            parse_major("pg_dump (PostgreSQL) 17.2 (Debian 17.2-1)"),
+            Some(17)
+        );
         assert_eq!(parse_major("pg_dump (PostgreSQL) 9.6.24"), Some(96));
         assert_eq!(parse_major("PostgreSQL 16beta1"), Some(16));
         assert_eq!(parse_major("nothing"), None);

@@ -25,18 +25,35 @@ pub fn check_sql(target: &PgTarget, sql: &str) -> Result<bool, SourceError> {
         postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_string)),
         _ => None,
     });
-    Ok(matches!(value.flatten().as_deref(), Some("t" | "true" | "1")))
+    Ok(matches!(
+        value.flatten().as_deref(),
+        Some("t" | "true" | "1")
+    ))
 }
 
 /// `pg_restore --jobs` needs a seekable file: restores `file` into `target` (which must
 /// exist) with `jobs` parallel jobs.
-pub fn restore_file(target: &PgTarget, file: &Path, jobs: u32, major: u32) -> Result<(), SourceError> {
+pub fn restore_file(
+    target: &PgTarget,
+    file: &Path,
+    jobs: u32,
+    major: u32,
+) -> Result<(), SourceError> {
     let tool = find_tool("pg_restore", major)?;
     let mut cmd = Command::new(&tool.path);
-    cmd.args(["--no-owner", "--no-acl", "--jobs", &jobs.max(1).to_string(), "--dbname", &target.dbname])
-        .arg(file);
+    cmd.args([
+        "--no-owner",
+        "--no-acl",
+        "--jobs",
+        &jobs.max(1).to_string(),
+        "--dbname",
+        &target.dbname,
+    ])
+    .arg(file);
     let _passfile = target.configure(&mut cmd)?;
-    Running::spawn("pg_restore", &mut cmd, Pipes::None)?.finish().map(drop)
+    Running::spawn("pg_restore", &mut cmd, Pipes::None)?
+        .finish()
+        .map(drop)
 }
 
 /// Creates database `target.dbname` on its server.
@@ -54,7 +71,8 @@ pub fn database_exists(target: &PgTarget) -> Result<bool, SourceError> {
 pub fn run_sql_file(target: &PgTarget, file: &Path) -> Result<(), SourceError> {
     let mut restore = super::cluster::start_globals_restore(target)?;
     let mut input = restore.input()?;
-    let mut f = std::fs::File::open(file).map_err(SourceError::io(format!("reading {}", file.display())))?;
+    let mut f = std::fs::File::open(file)
+        .map_err(SourceError::io(format!("reading {}", file.display())))?;
     std::io::copy(&mut f, &mut input).map_err(SourceError::io("feeding psql"))?;
     drop(input);
     restore.finish()

@@ -8,9 +8,9 @@ pub mod redis;
 
 use crate::SourceError;
 use std::net::TcpListener;
-use std::sync::{Mutex, PoisonError};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, PoisonError};
 
 type Action = Box<dyn Fn() + Send>;
 
@@ -27,13 +27,17 @@ pub struct Registration(u64);
 /// Registers `action` to run if the process is interrupted.
 pub fn register(action: impl Fn() + Send + 'static) -> Registration {
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    LIVE.lock().unwrap_or_else(PoisonError::into_inner).push((id, Box::new(action)));
+    LIVE.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push((id, Box::new(action)));
     Registration(id)
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        LIVE.lock().unwrap_or_else(PoisonError::into_inner).retain(|(id, _)| *id != self.0);
+        LIVE.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|(id, _)| *id != self.0);
     }
 }
 
@@ -49,7 +53,9 @@ pub fn cleanup_all() -> usize {
 
 /// Kills a process group (a setup tool and whatever it started).
 fn kill_group(pgid: u32) {
-    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).output();
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .output();
 }
 
 /// A free TCP port on 127.0.0.1 (the kernel picks it; a race with another process
@@ -63,7 +69,9 @@ pub fn free_port() -> Result<u16, SourceError> {
 
 /// Whether this process runs as root (servers such as PostgreSQL refuse to).
 pub fn is_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
 }
 
 /// A command run as `user` when we are root, as ourselves otherwise.
@@ -89,7 +97,9 @@ pub fn run_checked(what: &str, cmd: &mut Command) -> Result<Output, SourceError>
         .map_err(SourceError::io(format!("running {what}")))?;
     let pgid = child.id();
     let registration = register(move || kill_group(pgid));
-    let out = child.wait_with_output().map_err(SourceError::io(format!("running {what}")))?;
+    let out = child
+        .wait_with_output()
+        .map_err(SourceError::io(format!("running {what}")))?;
     drop(registration);
     if out.status.success() {
         Ok(out)
@@ -117,6 +127,12 @@ pub fn server_dir(prefix: &str, user: &str) -> Result<tempfile::TempDir, SourceE
 /// The first of `names` found in `dirs` or on PATH.
 pub fn find_binary(names: &[&str], dirs: &[PathBuf]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let all: Vec<PathBuf> = dirs.iter().cloned().chain(std::env::split_paths(&path)).collect();
-    names.iter().find_map(|n| all.iter().map(|d| d.join(n)).find(|p| p.is_file()))
+    let all: Vec<PathBuf> = dirs
+        .iter()
+        .cloned()
+        .chain(std::env::split_paths(&path))
+        .collect();
+    names
+        .iter()
+        .find_map(|n| all.iter().map(|d| d.join(n)).find(|p| p.is_file()))
 }

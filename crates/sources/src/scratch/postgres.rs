@@ -35,10 +35,14 @@ impl ScratchPostgres {
     /// Starts a cluster of major version `min_major` or newer (the newest installed).
     pub fn start(min_major: u32) -> Result<ScratchPostgres, SourceError> {
         let bins = server_bins();
-        let (major, bin) = bins.first().cloned().ok_or_else(|| SourceError::MissingTool {
-            tool: "initdb".into(),
-            hint: "PostgreSQL server binaries are not installed: apt-get install -y postgresql".into(),
-        })?;
+        let (major, bin) = bins
+            .first()
+            .cloned()
+            .ok_or_else(|| SourceError::MissingTool {
+                tool: "initdb".into(),
+                hint: "PostgreSQL server binaries are not installed: apt-get install -y postgresql"
+                    .into(),
+            })?;
         if major < min_major {
             return Err(SourceError::MissingTool {
                 tool: "initdb".into(),
@@ -51,7 +55,11 @@ impl ScratchPostgres {
         let cleanup = {
             let (pg_ctl, data, dir) = (bin.join("pg_ctl"), data.clone(), dir.path().to_path_buf());
             super::register(move || {
-                let _ = as_user("postgres", &pg_ctl).arg("-D").arg(&data).args(["-m", "immediate", "stop"]).output();
+                let _ = as_user("postgres", &pg_ctl)
+                    .arg("-D")
+                    .arg(&data)
+                    .args(["-m", "immediate", "stop"])
+                    .output();
                 let _ = std::fs::remove_dir_all(&dir);
             })
         };
@@ -61,10 +69,25 @@ impl ScratchPostgres {
             as_user("postgres", &bin.join("initdb"))
                 .arg("-D")
                 .arg(&data)
-                .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]),
+                .args([
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                ]),
         )?;
         let port = free_port()?;
-        let mut server = ScratchPostgres { port, bin, dir, stopped: false, _cleanup: cleanup };
+        let mut server = ScratchPostgres {
+            port,
+            bin,
+            dir,
+            stopped: false,
+            _cleanup: cleanup,
+        };
         server.pg_ctl_start()?;
         Ok(server)
     }

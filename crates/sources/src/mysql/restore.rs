@@ -1,0 +1,118 @@
+//! Restoring an SQL dump by feeding it to the stock client (`mariadb`/`mysql`), as a
+//! user would by hand, creating the target database when it is missing.
+
+use super::conn::{
+    client_tool, command, query, query_one, quote_ident, sql_string, tool_version, MysqlTarget,
+    OptionFile, CLIENT_ARGS, COMMON_ARGS,
+};
+use crate::postgres::TargetState;
+use crate::process::{Pipes, Running};
+use crate::SourceError;
+use std::io::Write;
+
+/// Databases every server has; a restore of all databases does not count them as
+/// holding data.
+const SYSTEM_SCHEMAS: &str = "'mysql', 'information_schema', 'performance_schema', 'sys'";
+
+/// Finds out whether the target database exists and holds tables or views. Without
+/// a database in the target (a restore of several or all databases), the server
+/// holds data when any non-system database has a table.
+pub fn prepare_target(target: &MysqlTarget) -> Result<TargetState, SourceError> {
+    let server = target.without_db();
+    let Some(db) = &target.dbname else {
+        let sql = format!("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA NOT IN ({SYSTEM_SCHEMAS})");
+        let tables = count(&server, &sql)?;
+        return Ok(if tables > 0 {
+            TargetState::HoldsData
+        } else {
+            TargetState::Empty
+        });
+    };
+    let name = sql_string(db);
+    let sql = format!(
+        "SELECT (SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {name}), \
+         (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {name})"
+    );
+    let row = query(&server, &sql)?.into_iter().next().unwrap_or_default();
+    let number = |i: usize| row.get(i).and_then(|v| v.parse::<u64>().ok());
+    match (number(0), number(1)) {
+        (Some(0), _) => Ok(TargetState::Missing),
+        (Some(_), Some(0)) => Ok(TargetState::Empty),
+        (Some(_), Some(_)) => Ok(TargetState::HoldsData),
+        _ => Err(SourceError::Query(format!(
+            "{}: unexpected answer {row:?}",
+            target.url()
+        ))),
+    }
+}
+
+fn count(target: &MysqlTarget, sql: &str) -> Result<u64, SourceError> {
+    let text = query_one(target, sql, "counting tables")?;
+    text.parse().map_err(|_| {
+        SourceError::Query(format!("{}: expected a number, got {text:?}", target.url()))
+    })
+}
+
+/// A restore in progress: write the dump into [`MysqlRestore::input`], then call
+/// [`MysqlRestore::finish`].
+pub struct MysqlRestore {
+    running: Running,
+    _options: OptionFile,
+    pub tool_version: String,
+}
+
+/// Starts the client reading a dump into `target`, creating its database first when
+/// `state` says it is missing. Connection problems (unreachable server, wrong
+/// credentials) fail here, before any byte of the dump is read.
+pub fn start_restore(
+    target: &MysqlTarget,
+    state: TargetState,
+) -> Result<MysqlRestore, SourceError> {
+    let tool = client_tool()?;
+    match (&target.dbname, state) {
+        (Some(db), TargetState::Missing) => {
+            query(
+                &target.without_db(),
+                &format!("CREATE DATABASE {}", quote_ident(db)),
+            )
+            .map_err(|e| match e {
+                SourceError::Query(why) => {
+                    SourceError::Query(format!("creating database {db}: {why}"))
+                }
+                other => other,
+            })?;
+        }
+        // Connects once, so that errors name the server rather than a broken pipe.
+        _ => drop(query(target, "SELECT 1")?),
+    }
+    let options = target.without_db().option_file()?;
+    let mut cmd = command(&tool.path, &options);
+    cmd.args(COMMON_ARGS).args(CLIENT_ARGS);
+    if let Some(db) = &target.dbname {
+        cmd.arg(format!("--database={db}"));
+    }
+    let tool_version = tool_version(&tool)?;
+    let running = Running::spawn(tool.name, &mut cmd, Pipes::Stdin)?;
+    Ok(MysqlRestore {
+        running,
+        _options: options,
+        tool_version,
+    })
+}
+
+impl MysqlRestore {
+    /// Where the dump goes.
+    pub fn input(&mut self) -> Result<Box<dyn Write + Send>, SourceError> {
+        let stdin = self
+            .running
+            .take_stdin()
+            .ok_or_else(|| SourceError::Invalid("the mysql client has no stdin".into()))?;
+        Ok(Box::new(stdin))
+    }
+
+    /// Waits for the client; its stderr tail explains a failure (the first failing
+    /// statement stops the restore).
+    pub fn finish(self) -> Result<(), SourceError> {
+        self.running.finish().map(drop)
+    }
+}
