@@ -9,8 +9,9 @@ pub mod selector;
 
 pub use manifest::{Facts, Manifest, TableCount};
 pub use model::{
-    AppSpec, CommandSettings, Config, FilesSettings, PostgresSettings, RepositorySpec, SourceKind,
-    SourceSpec, SqliteSettings,
+    AppSpec, CommandSettings, Config, FilesSettings, MysqlDatabases, MysqlSettings,
+    PostgresSettings, RedisRestoreMode, RedisSettings, RepositorySpec, SourceKind, SourceSpec,
+    SqliteSettings,
 };
 pub use secret::Secret;
 pub use selector::{Selector, SelectorError};

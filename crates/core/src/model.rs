@@ -50,6 +50,8 @@ pub enum SourceKind {
     Files(FilesSettings),
     Command(CommandSettings),
     Sqlite(SqliteSettings),
+    Mysql(MysqlSettings),
+    Redis(RedisSettings),
 }
 
 impl SourceKind {
@@ -59,6 +61,8 @@ impl SourceKind {
             SourceKind::Files(_) => "files",
             SourceKind::Command(_) => "command",
             SourceKind::Sqlite(_) => "sqlite",
+            SourceKind::Mysql(_) => "mysql",
+            SourceKind::Redis(_) => "redis",
         }
     }
 }
@@ -101,6 +105,48 @@ pub struct CommandSettings {
 pub struct SqliteSettings {
     /// The database file.
     pub path: PathBuf,
+}
+
+/// `kind = "mysql"` (MySQL and MariaDB).
+#[derive(Debug, Clone, Serialize)]
+pub struct MysqlSettings {
+    /// `mysql://USER@HOST:PORT/DB` (the database may be left out with `databases`).
+    pub url: String,
+    pub password: Option<Secret<String>>,
+    pub databases: MysqlDatabases,
+}
+
+/// Which databases a `mysql` source dumps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MysqlDatabases {
+    /// The one named in the url.
+    Url,
+    List(Vec<String>),
+    All,
+}
+
+/// `kind = "redis"`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RedisSettings {
+    /// `redis://[USER@]HOST:PORT`.
+    pub url: String,
+    pub password: Option<Secret<String>>,
+    pub restore_mode: RedisRestoreMode,
+    /// Offline restores write `dump.rdb` here.
+    pub data_dir: Option<PathBuf>,
+    /// Online restores: empty the target first (it ends equal to the backup) or merge.
+    pub flush: bool,
+}
+
+/// How a `redis` source is restored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisRestoreMode {
+    /// Into a running server, key by key, without restarting it.
+    Online,
+    /// `dump.rdb` into the data dir of a stopped server.
+    Offline,
 }
 
 impl Config {

@@ -7,7 +7,9 @@ use lifeboat_core::manifest::MANIFEST_VERSION;
 use lifeboat_core::{AppSpec, Facts, Manifest, SourceKind, SourceSpec};
 use lifeboat_repo::{PayloadStats, Repo, RepoError, SnapshotMeta, StoredSnapshot, StreamEntry};
 use lifeboat_sources::hooks::run_hooks;
+use lifeboat_sources::mysql::{self, MysqlTarget};
 use lifeboat_sources::postgres::{self, PgTarget};
+use lifeboat_sources::redis::{self, RedisTarget};
 use lifeboat_sources::{command, sqlite, Dump};
 use serde::Serialize;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -197,6 +199,24 @@ pub fn backup_source(
                 .map(|dump| store_dumps(repo, &meta, vec![dump], produce))
                 .map_err(EngineError::source(&spec))?
         }
+        SourceKind::Mysql(my) => {
+            let target = MysqlTarget::parse(&my.url, my.password.clone())
+                .map_err(EngineError::source(&spec))?;
+            manifest.origin = target.url();
+            let produce = slot.producer(manifest, started);
+            mysql::start_backup(&target, &mysql_databases(&my.databases))
+                .map(|dump| store_dumps(repo, &meta, vec![dump], produce))
+                .map_err(EngineError::source(&spec))?
+        }
+        SourceKind::Redis(rd) => {
+            let target = RedisTarget::parse(&rd.url, rd.password.clone())
+                .map_err(EngineError::source(&spec))?;
+            manifest.origin = target.url();
+            let produce = slot.producer(manifest, started);
+            redis::start_backup(&target)
+                .map(|dump| store_dumps(repo, &meta, vec![dump], produce))
+                .map_err(EngineError::source(&spec))?
+        }
         SourceKind::Sqlite(db) => {
             manifest.origin = db.path.display().to_string();
             let produce = slot.producer(manifest, started);
@@ -270,6 +290,15 @@ impl ManifestSlot {
             *slot.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(manifest);
             Ok(bytes)
         }
+    }
+}
+
+/// The adapter's name for the databases a `mysql` source dumps.
+pub fn mysql_databases(d: &lifeboat_core::MysqlDatabases) -> mysql::Databases {
+    match d {
+        lifeboat_core::MysqlDatabases::Url => mysql::Databases::FromUrl,
+        lifeboat_core::MysqlDatabases::List(names) => mysql::Databases::List(names.clone()),
+        lifeboat_core::MysqlDatabases::All => mysql::Databases::All,
     }
 }
 

@@ -5,9 +5,14 @@ use crate::backup::{backup_source, Purpose};
 use crate::select::pick;
 use crate::EngineError;
 use lifeboat_core::layout::payload_root;
-use lifeboat_core::{AppSpec, FilesSettings, PostgresSettings, SourceKind, SourceSpec};
+use lifeboat_core::{
+    AppSpec, FilesSettings, MysqlDatabases, MysqlSettings, PostgresSettings, RedisRestoreMode,
+    RedisSettings, SourceKind, SourceSpec,
+};
 use lifeboat_repo::{Repo, RepoReader};
+use lifeboat_sources::mysql::{self, MysqlTarget};
 use lifeboat_sources::postgres::{cluster, prepare_target, start_restore, PgTarget, TargetState};
+use lifeboat_sources::redis::{self, RedisTarget};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -140,6 +145,17 @@ enum Target {
     Sqlite {
         path: PathBuf,
     },
+    Mysql {
+        target: MysqlTarget,
+        settings: MysqlSettings,
+    },
+    RedisOnline {
+        target: RedisTarget,
+        settings: RedisSettings,
+    },
+    RedisOffline {
+        dir: PathBuf,
+    },
 }
 
 impl Target {
@@ -161,6 +177,35 @@ impl Target {
                     settings: files.clone(),
                 })
             }
+            SourceKind::Mysql(my) => {
+                let target = MysqlTarget::parse(to.unwrap_or(&my.url), my.password.clone())
+                    .map_err(|e| e.to_string())?;
+                // Dumps of several databases create and select them by name.
+                let target = if my.databases == MysqlDatabases::Url {
+                    target
+                } else {
+                    target.without_db()
+                };
+                Ok(Target::Mysql {
+                    target,
+                    settings: my.clone(),
+                })
+            }
+            SourceKind::Redis(rd) if rd.restore_mode == RedisRestoreMode::Offline => {
+                let dir = to
+                    .map(PathBuf::from)
+                    .or_else(|| rd.data_dir.clone())
+                    .ok_or("no data_dir configured; give one with --to DIR")?;
+                Ok(Target::RedisOffline { dir })
+            }
+            SourceKind::Redis(rd) => {
+                let target = RedisTarget::parse(to.unwrap_or(&rd.url), rd.password.clone())
+                    .map_err(|e| e.to_string())?;
+                Ok(Target::RedisOnline {
+                    target,
+                    settings: rd.clone(),
+                })
+            }
             SourceKind::Sqlite(db) => Ok(Target::Sqlite {
                 path: to.map_or_else(|| db.path.clone(), PathBuf::from),
             }),
@@ -180,6 +225,9 @@ impl Target {
             Target::Files { dir, .. } => dir.display().to_string(),
             Target::Command { command } => format!("`{command}`"),
             Target::Sqlite { path } => path.display().to_string(),
+            Target::Mysql { target, .. } => target.url(),
+            Target::RedisOnline { target, .. } => target.url(),
+            Target::RedisOffline { dir } => dir.join("dump.rdb").display().to_string(),
         }
     }
 
@@ -204,6 +252,13 @@ impl Target {
             // Nothing to inspect: the command decides what it overwrites.
             Target::Command { .. } => Ok(false),
             Target::Sqlite { path } => Ok(lifeboat_sources::sqlite::holds_data(path)),
+            Target::Mysql { target, .. } => mysql::prepare_target(target)
+                .map(|s| s == TargetState::HoldsData)
+                .map_err(|e| e.to_string()),
+            Target::RedisOnline { target, .. } => redis::target_key_count(target)
+                .map(|n| n > 0)
+                .map_err(|e| e.to_string()),
+            Target::RedisOffline { dir } => Ok(dir.join("dump.rdb").exists()),
         }
     }
 
@@ -214,6 +269,19 @@ impl Target {
             Target::Sqlite { path } => {
                 SourceKind::Sqlite(lifeboat_core::SqliteSettings { path: path.clone() })
             }
+            Target::Mysql { target, settings } => SourceKind::Mysql(MysqlSettings {
+                url: target.url(),
+                ..settings.clone()
+            }),
+            Target::RedisOnline { target, settings } => SourceKind::Redis(RedisSettings {
+                url: target.url(),
+                ..settings.clone()
+            }),
+            // A stopped server's data: keep its whole data dir as files.
+            Target::RedisOffline { dir } => SourceKind::Files(FilesSettings {
+                path: dir.clone(),
+                exclude: Vec::new(),
+            }),
             Target::Postgres { target, settings } => SourceKind::Postgres(PostgresSettings {
                 url: target.url(),
                 ..settings.clone()
@@ -270,6 +338,12 @@ impl Target {
             Target::Sqlite { .. } => steps.push(format!(
                 "write snapshot {snapshot} beside {target}, check integrity, rename over it"
             )),
+            Target::Mysql { .. } => steps.push(format!("load snapshot {snapshot} into {target} with the mysql client (database created when missing)")),
+            Target::RedisOnline { settings, .. } => {
+                let how = if settings.flush { "FLUSHALL, then load" } else { "merge:" };
+                steps.push(format!("{how} snapshot {snapshot} into {target} key by key (DUMP/RESTORE), no restart, no config change"))
+            }
+            Target::RedisOffline { .. } => steps.push(format!("write snapshot {snapshot} as {target} (atomic rename); the server must be stopped")),
         }
         steps
     }
@@ -290,13 +364,18 @@ impl Target {
                 .map_err(|e| e.to_string()),
             Target::Command { command } => restore_command(reader, id, root, command),
             Target::Sqlite { path } => restore_sqlite(reader, id, root, path),
+            Target::Mysql { target, .. } => restore_mysql(reader, id, root, target),
+            Target::RedisOnline { target, settings } => {
+                restore_redis_online(reader, id, root, target, settings.flush)
+            }
+            Target::RedisOffline { dir } => restore_redis_offline(reader, id, root, dir),
         }
     }
 }
 
 /// Feeds payload files of the backup into a consumer's stdin, then waits for it: the
 /// consumer's own error explains a broken pipe better than the pipe does.
-fn feed(
+pub(crate) fn feed(
     reader: &RepoReader<'_>,
     id: &str,
     root: &str,
@@ -313,6 +392,67 @@ fn feed(
     drop(input);
     finish().map_err(|e| e.to_string())?;
     fed.map_err(|e| format!("reading the backup: {e}"))
+}
+
+fn restore_mysql(
+    reader: &RepoReader<'_>,
+    id: &str,
+    root: &str,
+    target: &MysqlTarget,
+) -> Result<(), String> {
+    let manifest = reader.manifest(id).map_err(|e| e.to_string())?;
+    let state = mysql::prepare_target(target).map_err(|e| e.to_string())?;
+    let mut restore = mysql::start_restore(target, state).map_err(|e| e.to_string())?;
+    let input = restore.input().map_err(|e| e.to_string())?;
+    feed(reader, id, root, &manifest.files, input, || {
+        restore.finish()
+    })
+}
+
+/// The RDB of a backup in a temp file (a throwaway server loads it from disk).
+pub(crate) fn spool_rdb(
+    reader: &RepoReader<'_>,
+    id: &str,
+    root: &str,
+) -> Result<tempfile::TempDir, String> {
+    let manifest = reader.manifest(id).map_err(|e| e.to_string())?;
+    let file = manifest
+        .files
+        .first()
+        .ok_or("the backup holds no dump.rdb")?;
+    let dir = tempfile::Builder::new()
+        .prefix("lifeboat-rdb-")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
+    let mut out = std::fs::File::create(dir.path().join("dump.rdb")).map_err(|e| e.to_string())?;
+    reader
+        .dump(id, root, file, &mut out)
+        .map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+fn restore_redis_online(
+    reader: &RepoReader<'_>,
+    id: &str,
+    root: &str,
+    target: &RedisTarget,
+    flush: bool,
+) -> Result<(), String> {
+    let dir = spool_rdb(reader, id, root)?;
+    redis::restore_online(&dir.path().join("dump.rdb"), target, flush)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+fn restore_redis_offline(
+    reader: &RepoReader<'_>,
+    id: &str,
+    root: &str,
+    data_dir: &std::path::Path,
+) -> Result<(), String> {
+    let dir = spool_rdb(reader, id, root)?;
+    let mut rdb = std::fs::File::open(dir.path().join("dump.rdb")).map_err(|e| e.to_string())?;
+    redis::restore_offline(&mut rdb, data_dir).map_err(|e| e.to_string())
 }
 
 fn restore_sqlite(

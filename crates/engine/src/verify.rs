@@ -8,8 +8,12 @@ use lifeboat_core::layout::{payload_root, TAG_VERIFY};
 use lifeboat_core::manifest::MANIFEST_VERSION;
 use lifeboat_core::{AppSpec, Facts, Manifest, SourceKind, SourceSpec, TableCount};
 use lifeboat_repo::{Repo, RepoReader, SnapshotMeta, StreamEntry};
+use lifeboat_sources::mysql::{self, MysqlTarget};
 use lifeboat_sources::postgres::{cluster, parse_major, verify as pgv};
+use lifeboat_sources::redis;
+use lifeboat_sources::scratch::mariadb::ScratchMariaDb;
 use lifeboat_sources::scratch::postgres::ScratchPostgres;
+use lifeboat_sources::scratch::redis::ScratchRedis;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -73,6 +77,8 @@ pub fn verify_source(
             SourceKind::Files(_) => ctx.files(&mut report),
             SourceKind::Command(_) => ctx.stream(&mut report),
             SourceKind::Sqlite(_) => ctx.sqlite(&mut report),
+            SourceKind::Mysql(_) => ctx.mysql(&source.verify_sql, &mut report),
+            SourceKind::Redis(_) => ctx.redis(&mut report),
         };
         if let Err(message) = outcome {
             report.problems.push(message);
@@ -237,6 +243,82 @@ impl Checked<'_, '_> {
         Ok(())
     }
 
+    fn mysql(&self, verify_sql: &[String], report: &mut VerifyReport) -> Result<(), String> {
+        let server = ScratchMariaDb::start().map_err(|e| e.to_string())?;
+        // A one-database dump names no database: restore it under its original name, so
+        // that its tables are counted under the names the manifest recorded.
+        let origin_db = MysqlTarget::parse(&self.manifest.origin, None)
+            .ok()
+            .and_then(|t| t.dbname);
+        let multi = self
+            .manifest
+            .files
+            .first()
+            .is_some_and(|f| f == "databases.sql" || f == "all-databases.sql");
+        let target = match (&origin_db, multi) {
+            (Some(db), false) => server.target(db),
+            _ => server.root(),
+        };
+        let state = mysql::prepare_target(&target).map_err(|e| e.to_string())?;
+        let mut restore = mysql::start_restore(&target, state).map_err(|e| e.to_string())?;
+        let input = restore.input().map_err(|e| e.to_string())?;
+        crate::restore::feed(
+            self.reader,
+            self.id,
+            self.root,
+            &self.manifest.files,
+            input,
+            || restore.finish(),
+        )
+        .map_err(|e| format!("restoring into a throwaway MariaDB failed: {e}"))?;
+        report
+            .checks
+            .push("restored into a throwaway MariaDB".into());
+        let mut databases: Vec<String> = self
+            .manifest
+            .facts
+            .tables
+            .iter()
+            .filter_map(|t| t.table.split_once('.').map(|(d, _)| d.to_string()))
+            .collect();
+        databases.dedup();
+        let found = mysql::table_counts(&target, &databases).map_err(|e| e.to_string())?;
+        compare_tables(&self.manifest.facts.tables, &found, report);
+        for sql in verify_sql {
+            match mysql::query(&target, sql) {
+                Ok(rows)
+                    if rows
+                        .first()
+                        .and_then(|r| r.first())
+                        .is_some_and(|v| v == "1") =>
+                {
+                    report
+                        .checks
+                        .push(format!("verify_sql `{sql}` returned true"))
+                }
+                Ok(_) => report
+                    .problems
+                    .push(format!("verify_sql `{sql}` did not return true")),
+                Err(e) => report
+                    .problems
+                    .push(format!("verify_sql `{sql}` failed: {e}")),
+            }
+        }
+        Ok(())
+    }
+
+    fn redis(&self, report: &mut VerifyReport) -> Result<(), String> {
+        let dir = crate::restore::spool_rdb(self.reader, self.id, self.root)?;
+        let server =
+            ScratchRedis::start(Some(&dir.path().join("dump.rdb"))).map_err(|e| e.to_string())?;
+        report
+            .checks
+            .push("the RDB loads into a throwaway redis-server".into());
+        let found = redis::key_counts(&server.target()).map_err(|e| e.to_string())?;
+        compare_keys(&self.manifest.facts.tables, &found, report);
+        Ok(())
+    }
+
     fn sqlite(&self, report: &mut VerifyReport) -> Result<(), String> {
         let file = self
             .manifest
@@ -352,6 +434,29 @@ fn count_files(dir: &Path) -> std::io::Result<(u64, u64)> {
         }
     }
     Ok((count, bytes))
+}
+
+/// Compares recorded and loaded key counts per logical database.
+fn compare_keys(expected: &[TableCount], found: &[TableCount], report: &mut VerifyReport) {
+    let count =
+        |list: &[TableCount], db: &str| list.iter().find(|t| t.table == db).map_or(0, |t| t.rows);
+    let mut dbs: Vec<&str> = expected
+        .iter()
+        .chain(found)
+        .map(|t| t.table.as_str())
+        .collect();
+    dbs.sort_unstable();
+    dbs.dedup();
+    for db in dbs {
+        let (want, got) = (count(expected, db), count(found, db));
+        if want == got {
+            report.checks.push(format!("{db}: {got} keys as recorded"));
+        } else {
+            report
+                .problems
+                .push(format!("{db}: expected {want} keys, found {got}"));
+        }
+    }
 }
 
 /// Compares recorded and restored row counts table by table.

@@ -4,15 +4,16 @@ use super::raw::{RawApp, RawConfig, RawRepository, RawSource};
 use super::Positions;
 use lifeboat_core::layout::is_valid_name;
 use lifeboat_core::{
-    AppSpec, CommandSettings, Config, FilesSettings, PostgresSettings, RepositorySpec, Secret,
-    SourceKind, SourceSpec, SqliteSettings,
+    AppSpec, CommandSettings, Config, FilesSettings, MysqlDatabases, MysqlSettings,
+    PostgresSettings, RedisRestoreMode, RedisSettings, RepositorySpec, Secret, SourceKind,
+    SourceSpec, SqliteSettings,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
 use toml::Spanned;
 
 /// Kinds SPEC.md names that this version cannot back up yet.
-const PLANNED_KINDS: &[&str] = &["mysql", "redis", "bucket"];
+const PLANNED_KINDS: &[&str] = &["bucket"];
 
 struct Validator<'d, 't> {
     doc: &'d Positions<'t>,
@@ -263,8 +264,10 @@ impl Validator<'_, '_> {
             "files" => self.files(source),
             "command" => self.command(source),
             "sqlite" => self.sqlite(source),
+            "mysql" => self.mysql(source),
+            "redis" => self.redis(source),
             planned if PLANNED_KINDS.contains(&planned) => {
-                let msg = format!("kind `{planned}` is not supported by this version yet (supported: postgres, files, command, sqlite)");
+                let msg = format!("kind `{planned}` is not supported by this version yet (supported: postgres, mysql, redis, sqlite, files, command)");
                 self.err(s.kind.span(), "app.source.kind", msg);
                 None
             }
@@ -447,6 +450,124 @@ impl Validator<'_, '_> {
             backup_command: backup.get_ref().clone(),
             restore_command: s.restore_command.as_ref().map(|c| c.get_ref().clone()),
             filename,
+        }))
+    }
+
+    fn mysql(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
+        let s = source.get_ref();
+        self.only_keys(s, &["url", "password_env", "password_file", "databases"]);
+        let password = self.secret(
+            "app.source",
+            source.span(),
+            &s.password_env,
+            &s.password_file,
+            false,
+        );
+        let databases = match &s.databases {
+            None => MysqlDatabases::Url,
+            Some(v) => match v.get_ref() {
+                toml::Value::String(all) if all == "all" => MysqlDatabases::All,
+                toml::Value::Array(items)
+                    if items
+                        .iter()
+                        .all(|i| i.as_str().is_some_and(|n| !n.is_empty())) =>
+                {
+                    MysqlDatabases::List(
+                        items
+                            .iter()
+                            .filter_map(|i| i.as_str().map(str::to_string))
+                            .collect(),
+                    )
+                }
+                _ => {
+                    self.err(
+                        v.span(),
+                        "app.source.databases",
+                        "expected \"all\" or a list of database names",
+                    );
+                    return None;
+                }
+            },
+        };
+        let url = self.required(source, &s.url, "url")?;
+        match lifeboat_sources::mysql::MysqlTarget::parse(url.get_ref(), None) {
+            Err(e) => {
+                self.err(url.span(), "app.source.url", e.to_string());
+                return None;
+            }
+            Ok(t) if t.dbname.is_none() && databases == MysqlDatabases::Url => {
+                self.err(
+                    url.span(),
+                    "app.source.url",
+                    "names no database: add /DB, or set databases",
+                );
+                return None;
+            }
+            Ok(_) => {}
+        }
+        Some(SourceKind::Mysql(MysqlSettings {
+            url: url.get_ref().clone(),
+            password: password?,
+            databases,
+        }))
+    }
+
+    fn redis(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
+        let s = source.get_ref();
+        self.no_verify_sql(s);
+        self.only_keys(
+            s,
+            &[
+                "url",
+                "password_env",
+                "password_file",
+                "restore_mode",
+                "data_dir",
+                "flush",
+            ],
+        );
+        let password = self.secret(
+            "app.source",
+            source.span(),
+            &s.password_env,
+            &s.password_file,
+            false,
+        );
+        let restore_mode = match s
+            .restore_mode
+            .as_ref()
+            .map(|m| (m.get_ref().as_str(), m.span()))
+        {
+            None | Some(("online", _)) => RedisRestoreMode::Online,
+            Some(("offline", _)) => RedisRestoreMode::Offline,
+            Some((other, span)) => {
+                self.err(
+                    span,
+                    "app.source.restore_mode",
+                    format!("`{other}`: expected \"online\" or \"offline\""),
+                );
+                return None;
+            }
+        };
+        let data_dir = s.data_dir.as_ref().map(|d| PathBuf::from(d.get_ref()));
+        if restore_mode == RedisRestoreMode::Offline && data_dir.is_none() {
+            self.err(
+                source.span(),
+                "app.source.data_dir",
+                "restore_mode = \"offline\" needs data_dir",
+            );
+        }
+        let url = self.required(source, &s.url, "url")?;
+        if let Err(e) = lifeboat_sources::redis::RedisTarget::parse(url.get_ref(), None) {
+            self.err(url.span(), "app.source.url", e.to_string());
+            return None;
+        }
+        Some(SourceKind::Redis(RedisSettings {
+            url: url.get_ref().clone(),
+            password: password?,
+            restore_mode,
+            data_dir,
+            flush: s.flush.as_ref().is_none_or(|f| *f.get_ref()),
         }))
     }
 }
