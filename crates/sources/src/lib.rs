@@ -1,6 +1,7 @@
 //! Adapters for each source kind: how to dump it as a stream, how to restore a stream
 //! into it, and which facts to record. They know nothing of the repository.
 
+pub mod bucket;
 pub mod command;
 pub mod dump;
 pub mod dump_lazy;

@@ -1,6 +1,7 @@
 //! Backing up one database: export a snapshot in a REPEATABLE READ transaction, run
-//! `pg_dump --snapshot` against it, and count every table's rows in that snapshot
-//! while the dump streams.
+//! `pg_dump --snapshot` against it, and count every table's rows of exactly that
+//! snapshot: from the archive as it streams (free), or with SQL in the same snapshot
+//! when the archive format is one the counter does not know.
 
 use super::conn::{describe, quote_ident, PgTarget};
 use super::tools::{find_tool, PgTool};
@@ -9,11 +10,14 @@ use crate::process::{Pipes, Running};
 use crate::SourceError;
 use lifeboat_core::TableCount;
 use std::process::Command;
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, PoisonError};
+use super::archive::{CountingReader, RowCounter};
 
 struct PgFinisher {
     dump: Running,
-    counts: JoinHandle<Result<(Vec<TableCount>, postgres::Client), SourceError>>,
+    /// Holds the exported snapshot open until the dump is done.
+    client: postgres::Client,
+    counter: Arc<Mutex<RowCounter>>,
     versions: Vec<String>,
     _passfile: Option<tempfile::TempDir>,
 }
@@ -104,37 +108,38 @@ pub fn start_backup(target: &PgTarget) -> Result<Dump, SourceError> {
     let stdout = dump
         .take_stdout()
         .ok_or_else(|| SourceError::Invalid("pg_dump has no stdout".into()))?;
-    // Counting runs in the exporting transaction, concurrently with the dump; both see
-    // exactly the same data.
-    let counts = std::thread::spawn(move || count_rows(&mut client).map(|c| (c, client)));
+    let counter = Arc::new(Mutex::new(RowCounter::default()));
     let finisher = PgFinisher {
         dump,
-        counts,
+        client,
+        counter: counter.clone(),
         versions: vec![tool.version, server_version],
         _passfile: passfile,
     };
     Ok(Dump {
         name: format!("{}.pgdump", target.dbname),
-        stream: Box::new(stdout),
+        stream: Box::new(CountingReader::new(stdout, counter)),
         hash: false,
         finish: Box::new(move || finisher.finish()),
     })
 }
 
 impl PgFinisher {
-    fn finish(self) -> Result<DumpFacts, SourceError> {
+    fn finish(mut self) -> Result<DumpFacts, SourceError> {
         self.dump.finish()?;
-        let (tables, mut client) = self
-            .counts
-            .join()
-            .map_err(|_| SourceError::Query("row counting thread failed".into()))??;
+        let counter = std::mem::take(&mut *self.counter.lock().unwrap_or_else(PoisonError::into_inner));
+        let tables = match counter.finish() {
+            Ok(tables) => tables,
+            Err(why) => {
+                // Still inside the exported snapshot: these are the dumped rows too.
+                tracing::warn!("counting rows with SQL instead of from the archive: {why}");
+                count_rows(&mut self.client)?
+            }
+        };
         // Read-only: the commit only ends the snapshot.
-        client.batch_execute("COMMIT").map_err(|e| {
-            SourceError::Query(format!("ending the snapshot transaction: {}", describe(&e)))
-        })?;
-        Ok(DumpFacts {
-            tables,
-            tool_versions: self.versions,
-        })
+        self.client
+            .batch_execute("COMMIT")
+            .map_err(|e| SourceError::Query(format!("ending the snapshot transaction: {}", describe(&e))))?;
+        Ok(DumpFacts { tables, tool_versions: self.versions })
     }
 }

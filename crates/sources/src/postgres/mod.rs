@@ -1,6 +1,7 @@
 //! The `postgres` kind: `pg_dump --format=custom` from an exported snapshot, exact row
 //! counts from that same snapshot, and `pg_restore --clean --if-exists`.
 
+mod archive;
 mod backup;
 pub mod cluster;
 mod conn;

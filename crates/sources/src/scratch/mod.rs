@@ -5,6 +5,7 @@
 pub mod mariadb;
 pub mod postgres;
 pub mod redis;
+pub mod s3;
 
 use crate::SourceError;
 use std::net::TcpListener;
