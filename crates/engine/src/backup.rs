@@ -283,7 +283,10 @@ impl ManifestSlot {
                 .iter()
                 .filter_map(|s| s.sha256.clone().map(|h| (s.name.clone(), h)))
                 .collect();
+            manifest.facts.sha256.sort();
             manifest.files = stats.streams.iter().map(|s| s.name.clone()).collect();
+            // in name order, not in the order the streams happened to finish
+            manifest.files.sort();
             let mut manifest = complete(manifest)?;
             manifest.duration_ms = millis(started);
             let bytes = manifest.to_json();

@@ -268,8 +268,10 @@ fn objects_changed_after_listing_fail_their_dump() {
     let outcomes: BTreeMap<String, Result<Vec<u8>, String>> =
         dumps.into_iter().map(drain).collect();
     let gone = outcomes["gone.txt"].as_ref().unwrap_err();
+    println!("{gone}");
     assert!(gone.contains("gone.txt"), "{gone}");
     let grown = outcomes["grown.txt"].as_ref().unwrap_err();
+    println!("{grown}");
     assert!(grown.contains("listing said 5"), "{grown}");
     assert_eq!(outcomes["kept.txt"].as_deref(), Ok(&b"stays"[..]));
 }

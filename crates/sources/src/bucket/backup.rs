@@ -36,8 +36,7 @@ async fn list_keys(op: &Operator) -> opendal::Result<Vec<String>> {
     Ok(keys)
 }
 
-/// Size and content type of each key, by HEAD, several at once; `None` for an object
-/// deleted since the listing (it is no longer there to back up).
+/// Size and content type of each key, by HEAD, several at once (in key order).
 async fn head_all(
     op: Operator,
     keys: Vec<String>,
@@ -83,6 +82,7 @@ pub fn list_objects(target: &BucketTarget) -> Result<Vec<ObjectInfo>, SourceErro
                 content_type: meta.content_type().map(str::to_string),
                 key,
             }),
+            // Deleted since the listing: no longer there to back up.
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 tracing::debug!(key, "object deleted while listing; skipped");
             }
@@ -134,15 +134,10 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Progress> {
 
 /// Starts the object's GET.
 fn open(op: Operator, target: BucketTarget, object: ObjectInfo) -> Result<Dump, SourceError> {
+    let doing = format!("reading {}", object_url(&target, &object.key));
     let key = object.key.clone();
     let stream = block(async move { op.reader(&key).await?.into_bytes_stream(..).await })?
-        .map_err(|e| {
-            s3_error(
-                &target,
-                &format!("reading {}", object_url(&target, &object.key)),
-                &e,
-            )
-        })?;
+        .map_err(|e| s3_error(&target, &doing, &e))?;
     let shared = Shared::default();
     let finish_shared = shared.clone();
     let name = object.key.clone();

@@ -40,6 +40,7 @@ pub fn metadata_json(objects: &[ObjectInfo]) -> Vec<u8> {
             })
             .collect(),
     };
+    // Serialising string keys, numbers and strings cannot fail.
     let mut bytes = serde_json::to_vec_pretty(&document).unwrap_or_default();
     bytes.push(b'\n');
     bytes
