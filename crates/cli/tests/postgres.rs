@@ -469,7 +469,10 @@ fn all_databases_with_globals_restore_onto_another_server_and_verify() {
     shop(&server);
     server.create_db("crm");
     server.exec("crm", "CREATE TABLE leads (id int PRIMARY KEY, email text); INSERT INTO leads SELECT g, 'l' || g || '@x' FROM generate_series(1, 77) g;");
-    server.exec("postgres", "CREATE ROLE reporting LOGIN; CREATE ROLE auditors NOLOGIN");
+    server.exec(
+        "postgres",
+        "CREATE ROLE reporting LOGIN; CREATE ROLE auditors NOLOGIN",
+    );
     let ws = Workspace::new();
     ws.config(&format!(
         "[[app]]\nname = \"zync\"\n\n[[app.source]]\nname = \"cluster\"\nkind = \"postgres\"\nurl = \"{}\"\ndatabases = \"all\"\n",
@@ -478,20 +481,57 @@ fn all_databases_with_globals_restore_onto_another_server_and_verify() {
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup"]).assert_ok();
     let manifest = ws.manifest("zync/cluster");
-    let files: Vec<&str> = manifest["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
-    assert_eq!(files, vec!["crm.pgdump", "globals.sql", "postgres.pgdump", "shop.pgdump"]);
-    let tables: Vec<&str> = manifest["facts"]["tables"].as_array().unwrap().iter().map(|t| t["table"].as_str().unwrap()).collect();
-    assert!(tables.contains(&"crm:public.leads") && tables.contains(&"shop:public.customers"), "{tables:?}");
+    let files: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        vec![
+            "crm.pgdump",
+            "globals.sql",
+            "postgres.pgdump",
+            "shop.pgdump"
+        ]
+    );
+    let tables: Vec<&str> = manifest["facts"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["table"].as_str().unwrap())
+        .collect();
+    assert!(
+        tables.contains(&"crm:public.leads") && tables.contains(&"shop:public.customers"),
+        "{tables:?}"
+    );
 
     let other = PgServer::start();
-    ws.run(&["restore", "zync/cluster", "--to", &other.url("postgres", "postgres")]).assert_ok();
+    ws.run(&[
+        "restore",
+        "zync/cluster",
+        "--to",
+        &other.url("postgres", "postgres"),
+    ])
+    .assert_ok();
     assert_eq!(other.fingerprint("shop"), server.fingerprint("shop"));
     assert_eq!(other.fingerprint("crm"), server.fingerprint("crm"));
-    let roles = other.client("postgres").query("SELECT rolname FROM pg_roles WHERE rolname IN ('reporting', 'auditors') ORDER BY 1", &[]).unwrap();
+    let roles = other
+        .client("postgres")
+        .query(
+            "SELECT rolname FROM pg_roles WHERE rolname IN ('reporting', 'auditors') ORDER BY 1",
+            &[],
+        )
+        .unwrap();
     assert_eq!(roles.len(), 2, "globals restored the roles");
 
     let verified = ws.run(&["verify"]).assert_ok();
-    assert!(verified.stdout.contains("globals restored"), "{}", verified.stdout);
+    assert!(
+        verified.stdout.contains("globals restored"),
+        "{}",
+        verified.stdout
+    );
 }
 
 #[test]
@@ -505,12 +545,19 @@ fn globals_with_one_database_bring_roles_along() {
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup"]).assert_ok();
     let other = PgServer::start();
-    ws.run(&["restore", "shop/db", "--to", &other.url("postgres", "shop")]).assert_ok();
+    ws.run(&["restore", "shop/db", "--to", &other.url("postgres", "shop")])
+        .assert_ok();
     let owner: String = other
         .client("shop")
-        .query_one("SELECT tableowner::text FROM pg_tables WHERE tablename = 'customers'", &[])
+        .query_one(
+            "SELECT tableowner::text FROM pg_tables WHERE tablename = 'customers'",
+            &[],
+        )
         .unwrap()
         .get(0);
-    assert_eq!(owner, "shop_owner", "the role existed before the tables were restored");
+    assert_eq!(
+        owner, "shop_owner",
+        "the role existed before the tables were restored"
+    );
     assert_eq!(other.fingerprint("shop"), server.fingerprint("shop"));
 }

@@ -9,7 +9,7 @@ pub mod selector;
 
 pub use manifest::{Facts, Manifest, TableCount};
 pub use model::{
-    AppSpec, CommandSettings, Config, FilesSettings, MysqlDatabases, MysqlSettings,
+    AppSpec, BucketSettings, CommandSettings, Config, FilesSettings, MysqlDatabases, MysqlSettings,
     PostgresSettings, RedisRestoreMode, RedisSettings, RepositorySpec, SourceKind, SourceSpec,
     SqliteSettings,
 };

@@ -52,6 +52,7 @@ pub enum SourceKind {
     Sqlite(SqliteSettings),
     Mysql(MysqlSettings),
     Redis(RedisSettings),
+    Bucket(BucketSettings),
 }
 
 impl SourceKind {
@@ -63,6 +64,7 @@ impl SourceKind {
             SourceKind::Sqlite(_) => "sqlite",
             SourceKind::Mysql(_) => "mysql",
             SourceKind::Redis(_) => "redis",
+            SourceKind::Bucket(_) => "bucket",
         }
     }
 }
@@ -147,6 +149,17 @@ pub enum RedisRestoreMode {
     Online,
     /// `dump.rdb` into the data dir of a stopped server.
     Offline,
+}
+
+/// `kind = "bucket"`: every object under a prefix of an S3-compatible bucket.
+#[derive(Debug, Clone, Serialize)]
+pub struct BucketSettings {
+    /// `s3://BUCKET/PREFIX`.
+    pub url: String,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key: Option<Secret<String>>,
+    pub secret_key: Option<Secret<String>>,
 }
 
 impl Config {

@@ -6,6 +6,7 @@ use lifeboat_core::layout::{self, payload_root, TAG_PRE_RESTORE};
 use lifeboat_core::manifest::MANIFEST_VERSION;
 use lifeboat_core::{AppSpec, Facts, Manifest, SourceKind, SourceSpec};
 use lifeboat_repo::{PayloadStats, Repo, RepoError, SnapshotMeta, StoredSnapshot, StreamEntry};
+use lifeboat_sources::bucket::{self, BucketTarget};
 use lifeboat_sources::hooks::run_hooks;
 use lifeboat_sources::mysql::{self, MysqlTarget};
 use lifeboat_sources::postgres::{self, PgTarget};
@@ -217,6 +218,12 @@ pub fn backup_source(
                 .map(|dump| store_dumps(repo, &meta, vec![dump], produce))
                 .map_err(EngineError::source(&spec))?
         }
+        SourceKind::Bucket(b) => {
+            let target = bucket_target(b).map_err(EngineError::source(&spec))?;
+            manifest.origin = target.url();
+            let produce = slot.producer(manifest, started);
+            backup_bucket(repo, &meta, &target, produce).map_err(EngineError::source(&spec))?
+        }
         SourceKind::Sqlite(db) => {
             manifest.origin = db.path.display().to_string();
             let produce = slot.producer(manifest, started);
@@ -294,6 +301,52 @@ impl ManifestSlot {
             Ok(bytes)
         }
     }
+}
+
+/// Where a `bucket` source's objects are.
+pub fn bucket_target(
+    b: &lifeboat_core::BucketSettings,
+) -> Result<BucketTarget, lifeboat_sources::SourceError> {
+    BucketTarget::parse(
+        &b.url,
+        b.endpoint.clone(),
+        b.region.clone(),
+        b.access_key.clone(),
+        b.secret_key.clone(),
+    )
+}
+
+/// Every object as a stream of its own (opened when the archiver reads it), plus
+/// `~objects.json` with their content types; facts count the objects only.
+fn backup_bucket(
+    repo: &mut Repo,
+    meta: &SnapshotMeta,
+    target: &BucketTarget,
+    produce: impl FnOnce(&PayloadStats, Complete) -> Result<Vec<u8>, String> + Send + 'static,
+) -> Result<Result<StoredSnapshot, RepoError>, lifeboat_sources::SourceError> {
+    let objects = bucket::list_objects(target)?;
+    let mut dumps = bucket::dumps_for(target, &objects)?;
+    let listing = bucket::metadata_json(&objects);
+    dumps.push(Dump {
+        name: bucket::METADATA_NAME.to_string(),
+        stream: Box::new(std::io::Cursor::new(listing)),
+        hash: false,
+        finish: Box::new(|| Ok(lifeboat_sources::DumpFacts::default())),
+    });
+    let (count, bytes) = (
+        objects.len() as u64,
+        objects.iter().map(|o| o.size).sum::<u64>(),
+    );
+    let produce = move |stats: &PayloadStats, complete: Complete| {
+        let complete: Complete = Box::new(move |m| {
+            let mut m = complete(m)?;
+            m.facts.file_count = count;
+            m.facts.total_bytes = bytes;
+            Ok(m)
+        });
+        produce(stats, complete)
+    };
+    Ok(store_dumps(repo, meta, dumps, produce))
 }
 
 /// The adapter's name for the databases a `mysql` source dumps.

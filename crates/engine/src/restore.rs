@@ -6,10 +6,11 @@ use crate::select::pick;
 use crate::EngineError;
 use lifeboat_core::layout::payload_root;
 use lifeboat_core::{
-    AppSpec, FilesSettings, MysqlDatabases, MysqlSettings, PostgresSettings, RedisRestoreMode,
-    RedisSettings, SourceKind, SourceSpec,
+    AppSpec, BucketSettings, FilesSettings, MysqlDatabases, MysqlSettings, PostgresSettings,
+    RedisRestoreMode, RedisSettings, SourceKind, SourceSpec,
 };
 use lifeboat_repo::{Repo, RepoReader};
+use lifeboat_sources::bucket::{self, BucketTarget};
 use lifeboat_sources::mysql::{self, MysqlTarget};
 use lifeboat_sources::postgres::{cluster, prepare_target, start_restore, PgTarget, TargetState};
 use lifeboat_sources::redis::{self, RedisTarget};
@@ -156,6 +157,10 @@ enum Target {
     RedisOffline {
         dir: PathBuf,
     },
+    Bucket {
+        target: BucketTarget,
+        settings: BucketSettings,
+    },
 }
 
 impl Target {
@@ -189,6 +194,17 @@ impl Target {
                 Ok(Target::Mysql {
                     target,
                     settings: my.clone(),
+                })
+            }
+            SourceKind::Bucket(b) => {
+                let target = crate::backup::bucket_target(b).map_err(|e| e.to_string())?;
+                let target = match to {
+                    Some(url) => target.with_url(url).map_err(|e| e.to_string())?,
+                    None => target,
+                };
+                Ok(Target::Bucket {
+                    target,
+                    settings: b.clone(),
                 })
             }
             SourceKind::Redis(rd) if rd.restore_mode == RedisRestoreMode::Offline => {
@@ -228,6 +244,7 @@ impl Target {
             Target::Mysql { target, .. } => target.url(),
             Target::RedisOnline { target, .. } => target.url(),
             Target::RedisOffline { dir } => dir.join("dump.rdb").display().to_string(),
+            Target::Bucket { target, .. } => target.url(),
         }
     }
 
@@ -259,6 +276,7 @@ impl Target {
                 .map(|n| n > 0)
                 .map_err(|e| e.to_string()),
             Target::RedisOffline { dir } => Ok(dir.join("dump.rdb").exists()),
+            Target::Bucket { target, .. } => bucket::holds_data(target).map_err(|e| e.to_string()),
         }
     }
 
@@ -274,6 +292,10 @@ impl Target {
                 ..settings.clone()
             }),
             Target::RedisOnline { target, settings } => SourceKind::Redis(RedisSettings {
+                url: target.url(),
+                ..settings.clone()
+            }),
+            Target::Bucket { target, settings } => SourceKind::Bucket(BucketSettings {
                 url: target.url(),
                 ..settings.clone()
             }),
@@ -344,6 +366,10 @@ impl Target {
                 steps.push(format!("{how} snapshot {snapshot} into {target} key by key (DUMP/RESTORE), no restart, no config change"))
             }
             Target::RedisOffline { .. } => steps.push(format!("write snapshot {snapshot} as {target} (atomic rename); the server must be stopped")),
+            Target::Bucket { .. } => {
+                let clean = if opts.delete { "delete every object under the prefix, then " } else { "" };
+                steps.push(format!("{clean}upload every object of snapshot {snapshot} to {target}, content types kept"))
+            }
         }
         steps
     }
@@ -369,6 +395,7 @@ impl Target {
                 restore_redis_online(reader, id, root, target, settings.flush)
             }
             Target::RedisOffline { dir } => restore_redis_offline(reader, id, root, dir),
+            Target::Bucket { target, .. } => restore_bucket(reader, id, root, target, opts.delete),
         }
     }
 }
@@ -453,6 +480,53 @@ fn restore_redis_offline(
     let dir = spool_rdb(reader, id, root)?;
     let mut rdb = std::fs::File::open(dir.path().join("dump.rdb")).map_err(|e| e.to_string())?;
     redis::restore_offline(&mut rdb, data_dir).map_err(|e| e.to_string())
+}
+
+/// Uploads every object of the backup (streamed through a pipe, one at a time), after
+/// emptying the prefix with `--clean`/`--delete`.
+fn restore_bucket(
+    reader: &RepoReader<'_>,
+    id: &str,
+    root: &str,
+    target: &BucketTarget,
+    clean: bool,
+) -> Result<(), String> {
+    let mut listing = Vec::new();
+    reader
+        .dump(id, root, bucket::METADATA_NAME, &mut listing)
+        .map_err(|e| e.to_string())?;
+    let objects = bucket::parse_metadata(&listing).map_err(|e| e.to_string())?;
+    if clean {
+        bucket::delete_prefix(target).map_err(|e| e.to_string())?;
+    }
+    for object in &objects {
+        let (mut rx, mut tx) = std::io::pipe().map_err(|e| e.to_string())?;
+        let (target, info) = (target.clone(), object.clone());
+        let upload = std::thread::spawn(move || {
+            bucket::put_object(
+                &target,
+                &info.key,
+                &mut rx,
+                info.size,
+                info.content_type.as_deref(),
+            )
+        });
+        let fed = reader.dump(id, root, &object.key, &mut tx);
+        drop(tx);
+        let uploaded = upload
+            .join()
+            .map_err(|_| format!("{}: upload thread failed", object.key))?;
+        // A read error explains an upload cut short; an upload error explains a broken pipe.
+        match (fed, uploaded) {
+            (Err(e), _) if !e.to_string().contains("Broken pipe") => {
+                return Err(format!("{}: reading the backup: {e}", object.key))
+            }
+            (_, Err(e)) => return Err(format!("{}: {e}", object.key)),
+            (Err(e), Ok(())) => return Err(format!("{}: reading the backup: {e}", object.key)),
+            (Ok(()), Ok(())) => {}
+        }
+    }
+    Ok(())
 }
 
 fn restore_sqlite(

@@ -79,6 +79,7 @@ pub fn verify_source(
             SourceKind::Sqlite(_) => ctx.sqlite(&mut report),
             SourceKind::Mysql(_) => ctx.mysql(&source.verify_sql, &mut report),
             SourceKind::Redis(_) => ctx.redis(&mut report),
+            SourceKind::Bucket(_) => ctx.stream(&mut report),
         };
         if let Err(message) = outcome {
             report.problems.push(message);
@@ -344,9 +345,15 @@ impl Checked<'_, '_> {
         Ok(())
     }
 
+    /// Reads every payload file back and checks its sha256, then the totals (for a
+    /// bucket: its objects, without the `~objects.json` listing).
     fn stream(&self, report: &mut VerifyReport) -> Result<(), String> {
-        let mut total = 0;
+        let (mut total, mut count) = (0, 0);
         for file in &self.manifest.files {
+            if file == lifeboat_sources::bucket::METADATA_NAME {
+                continue;
+            }
+            count += 1;
             let mut sink = HashingSink::default();
             self.reader
                 .dump(self.id, self.root, file, &mut sink)
@@ -363,6 +370,7 @@ impl Checked<'_, '_> {
             }
             total += sink.bytes;
         }
+        expect(report, "files", self.manifest.facts.file_count, count);
         expect(report, "bytes", self.manifest.facts.total_bytes, total);
         Ok(())
     }

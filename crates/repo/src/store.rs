@@ -247,9 +247,14 @@ impl Repo {
             .into_iter()
             .map(|s| {
                 let reader = StreamReader::new(s.name.clone(), s.reader, s.hash, &tally);
+                let path = Path::new(&meta.root).join(&s.name);
+                // A name may be a nested path (bucket keys): the node is its last part.
+                let base = path
+                    .file_name()
+                    .map_or_else(|| s.name.clone(), |n| n.to_string_lossy().into_owned());
                 ReadSourceEntry {
-                    path: Path::new(&meta.root).join(&s.name),
-                    node: file_node(&s.name, STREAM_SIZE_PLACEHOLDER),
+                    node: file_node(&base, STREAM_SIZE_PLACEHOLDER),
+                    path,
                     open: Some(Box::new(reader) as Box<dyn Read + Send>),
                 }
             })

@@ -4,7 +4,7 @@ use super::raw::{RawApp, RawConfig, RawRepository, RawSource};
 use super::Positions;
 use lifeboat_core::layout::is_valid_name;
 use lifeboat_core::{
-    AppSpec, CommandSettings, Config, FilesSettings, MysqlDatabases, MysqlSettings,
+    AppSpec, BucketSettings, CommandSettings, Config, FilesSettings, MysqlDatabases, MysqlSettings,
     PostgresSettings, RedisRestoreMode, RedisSettings, RepositorySpec, Secret, SourceKind,
     SourceSpec, SqliteSettings,
 };
@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use toml::Spanned;
 
 /// Kinds SPEC.md names that this version cannot back up yet.
-const PLANNED_KINDS: &[&str] = &["bucket"];
+const PLANNED_KINDS: &[&str] = &[];
 
 struct Validator<'d, 't> {
     doc: &'d Positions<'t>,
@@ -266,8 +266,9 @@ impl Validator<'_, '_> {
             "sqlite" => self.sqlite(source),
             "mysql" => self.mysql(source),
             "redis" => self.redis(source),
+            "bucket" => self.bucket(source),
             planned if PLANNED_KINDS.contains(&planned) => {
-                let msg = format!("kind `{planned}` is not supported by this version yet (supported: postgres, mysql, redis, sqlite, files, command)");
+                let msg = format!("kind `{planned}` is not supported by this version yet (supported: postgres, mysql, redis, sqlite, files, command, bucket)");
                 self.err(s.kind.span(), "app.source.kind", msg);
                 None
             }
@@ -568,6 +569,60 @@ impl Validator<'_, '_> {
             restore_mode,
             data_dir,
             flush: s.flush.as_ref().is_none_or(|f| *f.get_ref()),
+        }))
+    }
+
+    /// A secret named by an `*_env` key (a variable that must be set when given).
+    fn env_secret(
+        &mut self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+    ) -> Option<Option<Secret<String>>> {
+        let Some(var) = value else { return Some(None) };
+        match std::env::var(var.get_ref()) {
+            Ok(v) if !v.is_empty() => Some(Some(Secret::new(v))),
+            _ => {
+                let msg = format!("environment variable {} is not set", var.get_ref());
+                self.err(var.span(), &format!("app.source.{key}"), msg);
+                None
+            }
+        }
+    }
+
+    fn bucket(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
+        let s = source.get_ref();
+        self.no_verify_sql(s);
+        self.only_keys(
+            s,
+            &[
+                "url",
+                "endpoint",
+                "region",
+                "access_key_env",
+                "secret_key_env",
+            ],
+        );
+        let access_key = self.env_secret(&s.access_key_env, "access_key_env");
+        let secret_key = self.env_secret(&s.secret_key_env, "secret_key_env");
+        let url = self.required(source, &s.url, "url")?;
+        let endpoint = s.endpoint.as_ref().map(|e| e.get_ref().clone());
+        let region = s.region.as_ref().map(|r| r.get_ref().clone());
+        if let Err(e) = lifeboat_sources::bucket::BucketTarget::parse(
+            url.get_ref(),
+            endpoint.clone(),
+            region.clone(),
+            None,
+            None,
+        ) {
+            self.err(url.span(), "app.source.url", e.to_string());
+            return None;
+        }
+        Some(SourceKind::Bucket(BucketSettings {
+            url: url.get_ref().clone(),
+            endpoint,
+            region,
+            access_key: access_key?,
+            secret_key: secret_key?,
         }))
     }
 }

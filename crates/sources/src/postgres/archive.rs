@@ -48,7 +48,10 @@ impl Cursor<'_> {
         let size = self.int_size;
         let sign = self.byte()?;
         let bytes = self.take(size)?;
-        let value = bytes.iter().rev().fold(0i64, |acc, b| (acc << 8) | i64::from(*b));
+        let value = bytes
+            .iter()
+            .rev()
+            .fold(0i64, |acc, b| (acc << 8) | i64::from(*b));
         Ok(if sign == 0 { value } else { -value })
     }
 
@@ -74,21 +77,31 @@ fn version_at_least(v: (u8, u8), want: (u8, u8)) -> bool {
 }
 
 fn parse_head(buf: &[u8]) -> Result<(Toc, usize), Need> {
-    let mut c = Cursor { buf, pos: 0, int_size: 4 };
+    let mut c = Cursor {
+        buf,
+        pos: 0,
+        int_size: 4,
+    };
     if c.take(5)? != b"PGDMP" {
         return Err(Need::Invalid("not a custom-format archive".into()));
     }
     let (major, minor, _rev) = (c.byte()?, c.byte()?, c.byte()?);
     let v = (major, minor);
-    if !(version_at_least(v, (1, 12)) && !version_at_least(v, (1, 17))) {
-        return Err(Need::Invalid(format!("archive version {major}.{minor} is not known")));
+    if !version_at_least(v, (1, 12)) || version_at_least(v, (1, 17)) {
+        return Err(Need::Invalid(format!(
+            "archive version {major}.{minor} is not known"
+        )));
     }
     c.int_size = usize::from(c.byte()?);
     let off_size = usize::from(c.byte()?);
     if c.byte()? != 1 {
         return Err(Need::Invalid("not the custom format".into()));
     }
-    let compressed = if version_at_least(v, (1, 15)) { i64::from(c.byte()?) } else { c.int()? };
+    let compressed = if version_at_least(v, (1, 15)) {
+        i64::from(c.byte()?)
+    } else {
+        c.int()?
+    };
     if compressed != 0 {
         return Err(Need::Invalid("the archive is compressed".into()));
     }
@@ -127,16 +140,31 @@ fn parse_head(buf: &[u8]) -> Result<(Toc, usize), Need> {
             tables.insert(id, format!("{namespace}.{tag}"));
         }
     }
-    Ok((Toc { int_size: c.int_size, tables }, c.pos))
+    Ok((
+        Toc {
+            int_size: c.int_size,
+            tables,
+        },
+        c.pos,
+    ))
 }
 
 #[derive(Debug, Clone, Copy)]
 enum State {
     Head,
     BlockStart,
-    ChunkLen { id: i64, blob: bool },
-    Chunk { id: i64, blob: bool, remaining: usize },
-    BlobOid { id: i64 },
+    ChunkLen {
+        id: i64,
+        blob: bool,
+    },
+    Chunk {
+        id: i64,
+        blob: bool,
+        remaining: usize,
+    },
+    BlobOid {
+        id: i64,
+    },
     Failed,
 }
 
@@ -153,7 +181,14 @@ pub struct RowCounter {
 
 impl Default for RowCounter {
     fn default() -> Self {
-        Self { state: State::Head, pending: Vec::new(), retry_at: 0, toc: None, counts: HashMap::new(), failure: None }
+        Self {
+            state: State::Head,
+            pending: Vec::new(),
+            retry_at: 0,
+            toc: None,
+            counts: HashMap::new(),
+            failure: None,
+        }
     }
 }
 
@@ -187,14 +222,27 @@ impl RowCounter {
         let mut pos = 0;
         loop {
             let rest = &buf[pos..];
-            if let State::Chunk { id, blob, remaining } = self.state {
+            if let State::Chunk {
+                id,
+                blob,
+                remaining,
+            } = self.state
+            {
                 let n = remaining.min(rest.len());
                 if !blob {
                     let lines = rest[..n].iter().filter(|b| **b == b'\n').count() as u64;
                     *self.counts.entry(id).or_default() += lines;
                 }
                 pos += n;
-                self.state = if n == remaining { State::ChunkLen { id, blob } } else { State::Chunk { id, blob, remaining: remaining - n } };
+                self.state = if n == remaining {
+                    State::ChunkLen { id, blob }
+                } else {
+                    State::Chunk {
+                        id,
+                        blob,
+                        remaining: remaining - n,
+                    }
+                };
                 if pos == buf.len() {
                     return pos;
                 }
@@ -228,10 +276,17 @@ impl RowCounter {
             };
         }
         let int_size = self.toc.as_ref().map_or(4, |t| t.int_size);
-        let mut c = Cursor { buf: rest, pos: 0, int_size };
+        let mut c = Cursor {
+            buf: rest,
+            pos: 0,
+            int_size,
+        };
         self.state = match self.state {
             State::BlockStart => match c.byte()? {
-                BLK_DATA => State::ChunkLen { id: c.int()?, blob: false },
+                BLK_DATA => State::ChunkLen {
+                    id: c.int()?,
+                    blob: false,
+                },
                 BLK_BLOBS => State::BlobOid { id: c.int()? },
                 other => return Err(Need::Invalid(format!("unknown block type {other}"))),
             },
@@ -239,7 +294,8 @@ impl RowCounter {
                 0 if blob => State::BlobOid { id },
                 0 => State::BlockStart,
                 len => {
-                    let remaining = usize::try_from(len).map_err(|_| Need::Invalid("negative chunk".into()))?;
+                    let remaining =
+                        usize::try_from(len).map_err(|_| Need::Invalid("negative chunk".into()))?;
                     if !blob && remaining == END_OF_COPY.len() {
                         // pg_dump ends each table's data with this chunk: not a row.
                         if c.take(remaining)? == END_OF_COPY {
@@ -248,14 +304,20 @@ impl RowCounter {
                         }
                         c.pos -= remaining;
                     }
-                    State::Chunk { id, blob, remaining }
+                    State::Chunk {
+                        id,
+                        blob,
+                        remaining,
+                    }
                 }
             },
             State::BlobOid { id } => match c.int()? {
                 0 => State::BlockStart,
                 _ => State::ChunkLen { id, blob: true },
             },
-            State::Head | State::Chunk { .. } | State::Failed => return Err(Need::Invalid("parser state".into())),
+            State::Head | State::Chunk { .. } | State::Failed => {
+                return Err(Need::Invalid("parser state".into()))
+            }
         };
         Ok(c.pos)
     }
@@ -272,7 +334,10 @@ impl RowCounter {
         let mut tables: Vec<TableCount> = toc
             .tables
             .iter()
-            .map(|(id, name)| TableCount { table: name.clone(), rows: self.counts.get(id).copied().unwrap_or(0) })
+            .map(|(id, name)| TableCount {
+                table: name.clone(),
+                rows: self.counts.get(id).copied().unwrap_or(0),
+            })
             .collect();
         tables.sort_by(|a, b| a.table.cmp(&b.table));
         Ok(tables)
@@ -294,7 +359,10 @@ impl<R: Read> CountingReader<R> {
 impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.counter.lock().unwrap_or_else(std::sync::PoisonError::into_inner).feed(&buf[..n]);
+        self.counter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .feed(&buf[..n]);
         Ok(n)
     }
 }
@@ -317,11 +385,29 @@ mod tests {
     }
 
     fn entry(id: i64, tag: &str, desc: &str, ns: &str) -> Vec<u8> {
-        let mut e = [int(id), int(1), string(Some("0")), string(Some("0")), string(Some(tag)), string(Some(desc)), int(2)].concat();
+        let mut e = [
+            int(id),
+            int(1),
+            string(Some("0")),
+            string(Some("0")),
+            string(Some(tag)),
+            string(Some(desc)),
+            int(2),
+        ]
+        .concat();
         for _ in 0..3 {
             e.extend(string(Some("")));
         }
-        e.extend([string(Some(ns)), string(Some("")), string(Some("heap")), string(Some("o")), string(Some("false"))].concat());
+        e.extend(
+            [
+                string(Some(ns)),
+                string(Some("")),
+                string(Some("heap")),
+                string(Some("o")),
+                string(Some("false")),
+            ]
+            .concat(),
+        );
         e.extend(string(Some("3")));
         e.extend(string(None));
         e.extend([1u8; 9]);
@@ -374,11 +460,24 @@ mod tests {
     #[test]
     fn counts_rows_in_any_chunking() {
         let a = archive();
-        let want = vec![TableCount { table: "billing.empty".into(), rows: 0 }, TableCount { table: "public.orders".into(), rows: 3 }];
+        let want = vec![
+            TableCount {
+                table: "billing.empty".into(),
+                rows: 0,
+            },
+            TableCount {
+                table: "public.orders".into(),
+                rows: 3,
+            },
+        ];
         assert_eq!(counts(std::iter::once(a.clone())), Ok(want.clone()));
         assert_eq!(counts(a.iter().map(|b| vec![*b])), Ok(want.clone()));
         for size in [2, 3, 7, 64] {
-            assert_eq!(counts(a.chunks(size).map(<[u8]>::to_vec)), Ok(want.clone()), "chunks of {size}");
+            assert_eq!(
+                counts(a.chunks(size).map(<[u8]>::to_vec)),
+                Ok(want.clone()),
+                "chunks of {size}"
+            );
         }
     }
 

@@ -3,6 +3,7 @@
 //! snapshot: from the archive as it streams (free), or with SQL in the same snapshot
 //! when the archive format is one the counter does not know.
 
+use super::archive::{CountingReader, RowCounter};
 use super::conn::{describe, quote_ident, PgTarget};
 use super::tools::{find_tool, PgTool};
 use crate::dump::{Dump, DumpFacts};
@@ -11,7 +12,6 @@ use crate::SourceError;
 use lifeboat_core::TableCount;
 use std::process::Command;
 use std::sync::{Arc, Mutex, PoisonError};
-use super::archive::{CountingReader, RowCounter};
 
 struct PgFinisher {
     dump: Running,
@@ -127,7 +127,8 @@ pub fn start_backup(target: &PgTarget) -> Result<Dump, SourceError> {
 impl PgFinisher {
     fn finish(mut self) -> Result<DumpFacts, SourceError> {
         self.dump.finish()?;
-        let counter = std::mem::take(&mut *self.counter.lock().unwrap_or_else(PoisonError::into_inner));
+        let counter =
+            std::mem::take(&mut *self.counter.lock().unwrap_or_else(PoisonError::into_inner));
         let tables = match counter.finish() {
             Ok(tables) => tables,
             Err(why) => {
@@ -137,9 +138,12 @@ impl PgFinisher {
             }
         };
         // Read-only: the commit only ends the snapshot.
-        self.client
-            .batch_execute("COMMIT")
-            .map_err(|e| SourceError::Query(format!("ending the snapshot transaction: {}", describe(&e))))?;
-        Ok(DumpFacts { tables, tool_versions: self.versions })
+        self.client.batch_execute("COMMIT").map_err(|e| {
+            SourceError::Query(format!("ending the snapshot transaction: {}", describe(&e)))
+        })?;
+        Ok(DumpFacts {
+            tables,
+            tool_versions: self.versions,
+        })
     }
 }

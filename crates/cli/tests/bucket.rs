@@ -1,0 +1,131 @@
+//! The bucket kind through the binary, against a real S3 server (s3s-fs) started here.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+mod support;
+
+use lifeboat_sources::bucket::{self, list_objects};
+use lifeboat_sources::scratch::s3::ScratchS3;
+use support::Workspace;
+
+fn put(s3: &ScratchS3, url: &str, key: &str, body: &[u8], content_type: &str) {
+    let target = s3.target(url).unwrap();
+    bucket::put_object(
+        &target,
+        key,
+        &mut &body[..],
+        body.len() as u64,
+        Some(content_type),
+    )
+    .unwrap();
+}
+
+/// key → (bytes, content type) of every object under `url`.
+fn objects(s3: &ScratchS3, url: &str) -> Vec<(String, Vec<u8>, Option<String>)> {
+    let target = s3.target(url).unwrap();
+    let listed = list_objects(&target).unwrap();
+    let mut dumps = bucket::dumps_for(&target, &listed).unwrap();
+    let mut out = Vec::new();
+    for (info, dump) in listed.iter().zip(dumps.iter_mut()) {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut dump.stream, &mut bytes).unwrap();
+        out.push((info.key.clone(), bytes, info.content_type.clone()));
+    }
+    out
+}
+
+fn config(ws: &mut Workspace, s3: &ScratchS3) {
+    ws.env
+        .push(("S3_KEY".into(), s3.access_key().expose().clone()));
+    ws.env
+        .push(("S3_SECRET".into(), s3.secret_key().expose().clone()));
+    ws.config(&format!(
+        "[[app]]\nname = \"depot\"\n\n[[app.source]]\nname = \"artifacts\"\nkind = \"bucket\"\nurl = \"s3://habitat/pkgs\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\naccess_key_env = \"S3_KEY\"\nsecret_key_env = \"S3_SECRET\"\n",
+        s3.endpoint()
+    ));
+}
+
+#[test]
+fn objects_round_trip_into_another_bucket_with_content_types_and_verify() {
+    let s3 = ScratchS3::start().unwrap();
+    s3.create_bucket("habitat").unwrap();
+    s3.create_bucket("restored").unwrap();
+    put(
+        &s3,
+        "s3://habitat/pkgs",
+        "core/redis/7.0/pkg.hart",
+        &vec![7u8; 3_000_000],
+        "application/octet-stream",
+    );
+    put(
+        &s3,
+        "s3://habitat/pkgs",
+        "index.json",
+        b"{\"pkgs\":1}",
+        "application/json",
+    );
+    put(
+        &s3,
+        "s3://habitat/other",
+        "not-mine.txt",
+        b"outside the prefix",
+        "text/plain",
+    );
+    let mut ws = Workspace::new();
+    config(&mut ws, &s3);
+    ws.run(&["init"]).assert_ok();
+    let out = ws.run(&["backup"]).assert_ok();
+    assert!(!out.all().contains(s3.secret_key().expose().as_str()));
+    let manifest = ws.manifest("depot/artifacts");
+    assert_eq!(manifest["facts"]["file_count"], 2);
+    assert_eq!(manifest["facts"]["total_bytes"], 3_000_010);
+
+    ws.run(&["restore", "depot/artifacts", "--to", "s3://restored/copy"])
+        .assert_ok();
+    assert_eq!(
+        objects(&s3, "s3://restored/copy"),
+        objects(&s3, "s3://habitat/pkgs")
+    );
+    // over data: --force, and a safety backup first
+    ws.run(&["restore", "depot/artifacts", "--to", "s3://restored/copy"])
+        .assert_code(1);
+    ws.run(&[
+        "restore",
+        "depot/artifacts",
+        "--to",
+        "s3://restored/copy",
+        "--force",
+        "--clean",
+    ])
+    .assert_ok();
+    assert_eq!(
+        objects(&s3, "s3://restored/copy"),
+        objects(&s3, "s3://habitat/pkgs")
+    );
+
+    let verified = ws.run(&["verify", "depot/artifacts"]).assert_ok();
+    assert!(
+        verified.stdout.contains("files: 2 as recorded"),
+        "{}",
+        verified.stdout
+    );
+}
+
+#[test]
+fn wrong_secret_key_fails_without_showing_it() {
+    let s3 = ScratchS3::start().unwrap();
+    s3.create_bucket("habitat").unwrap();
+    let mut ws = Workspace::new();
+    config(&mut ws, &s3);
+    ws.env.retain(|(k, _)| k != "S3_SECRET");
+    ws.env
+        .push(("S3_SECRET".into(), "definitely-wrong-secret".into()));
+    ws.run(&["init"]).assert_ok();
+    let out = ws.run(&["backup"]).assert_code(1);
+    assert!(
+        out.stderr.contains("depot/artifacts") && out.stderr.contains("access denied"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.all().contains("definitely-wrong-secret"));
+}
