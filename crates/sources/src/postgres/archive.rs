@@ -269,7 +269,8 @@ impl RowCounter {
                     Ok(used)
                 }
                 Err(Need::More) => {
-                    self.retry_at = rest.len().max(4096) * 2;
+                    // geometric for big tables of contents, every 512 bytes for small ones
+                    self.retry_at = rest.len() + rest.len().max(512);
                     Err(Need::More)
                 }
                 Err(e) => Err(e),
@@ -323,7 +324,12 @@ impl RowCounter {
     }
 
     /// The row count of every table, if the archive was understood to its end.
-    pub fn finish(self) -> Result<Vec<TableCount>, String> {
+    pub fn finish(mut self) -> Result<Vec<TableCount>, String> {
+        if matches!(self.state, State::Head) && !self.pending.is_empty() {
+            // the last retry may have been deferred
+            self.retry_at = 0;
+            self.feed(&[]);
+        }
         if let Some(why) = self.failure {
             return Err(why);
         }
