@@ -85,3 +85,63 @@ fn failing_restore_command_is_a_failed_restore() {
         out.stderr
     );
 }
+
+#[test]
+fn second_stream_backup_stores_new_content_not_the_parents() {
+    // rustic's archive() would match a stream against its parent snapshot and keep the
+    // old content; lifeboat forces parent matching off for streams.
+    let ws = Workspace::new();
+    ws.config(&config(&ws, "echo first"));
+    ws.run(&["init"]).assert_ok();
+    ws.run(&["backup"]).assert_ok();
+    ws.config(&config(&ws, "echo second"));
+    ws.run(&["backup"]).assert_ok();
+    assert_eq!(ws.run_bytes(&["dump", "k8s/secrets"]), b"second\n");
+}
+
+/// A tmpfs mounted for the test's lifetime (root only: CI runs as root).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(path: &std::path::Path, size: &str) -> SmallDisk {
+        assert!(
+            support::is_root(),
+            "this test mounts a small tmpfs to fill the disk: run it as root"
+        );
+        std::fs::create_dir_all(path).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "mount tmpfs failed");
+        SmallDisk(path.to_path_buf())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn full_disk_fails_clearly_and_leaves_no_snapshot() {
+    let ws = Workspace::new();
+    let _disk = SmallDisk::mount(&ws.repo(), "4m");
+    ws.config(&config(&ws, "head -c 30000000 /dev/urandom"));
+    ws.run(&["init"]).assert_ok();
+    let out = ws.run(&["backup"]);
+    assert_ne!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stderr.contains("No space left on device"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("k8s/secrets"),
+        "the message names the source: {}",
+        out.stderr
+    );
+    assert!(ws.list().is_empty(), "no snapshot on a full disk");
+}

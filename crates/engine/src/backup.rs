@@ -252,7 +252,10 @@ pub fn backup_source(
     };
     let snapshot = result.map_err(|e| match e {
         RepoError::Incomplete(why) => EngineError::failed(&spec, why),
-        other => EngineError::Repo(other),
+        error => EngineError::RepoFor {
+            spec: spec.clone(),
+            error,
+        },
     })?;
     let manifest = slot
         .take()

@@ -8,6 +8,9 @@ use lifeboat_sources::SourceError;
 pub enum EngineError {
     #[error(transparent)]
     Repo(#[from] RepoError),
+    /// A repository problem met while storing one source (full disk, lost backend).
+    #[error("{spec}: {error}")]
+    RepoFor { spec: String, error: RepoError },
     #[error("{spec}: {error}")]
     Source { spec: String, error: SourceError },
     #[error("{spec}: {message}")]
@@ -33,6 +36,11 @@ impl EngineError {
 
     /// A problem with the repository itself (exit code 3).
     pub fn is_repository_problem(&self) -> bool {
-        matches!(self, EngineError::Repo(e) if e.is_repository_problem())
+        match self {
+            EngineError::Repo(e) | EngineError::RepoFor { error: e, .. } => {
+                e.is_repository_problem()
+            }
+            _ => false,
+        }
     }
 }

@@ -115,3 +115,128 @@ fn malformed_toml_has_a_position() {
     let e = with_pw(|| error_of("[repository\nurl = 1"));
     assert!(e.contains("lifeboat.toml:1:"), "{e}");
 }
+
+fn one_source(body: &str) -> String {
+    format!("[repository]\nurl = \"/tmp/r\"\npassword_env = \"LIFEBOAT_TEST_PW\"\n\n[[app]]\nname = \"a\"\n\n[[app.source]]\nname = \"s\"\n{body}")
+}
+
+#[test]
+fn each_kind_requires_its_keys() {
+    for (body, key) in [
+        (
+            "kind = \"command\"\nfilename = \"x.json\"\n",
+            "app.source.backup_command",
+        ),
+        (
+            "kind = \"bucket\"\nendpoint = \"http://127.0.0.1:9000\"\n",
+            "app.source.url",
+        ),
+        ("kind = \"postgres\"\n", "app.source.url"),
+        ("kind = \"mysql\"\n", "app.source.url"),
+        ("kind = \"redis\"\n", "app.source.url"),
+        ("kind = \"sqlite\"\n", "app.source.path"),
+        ("kind = \"files\"\n", "app.source.path"),
+        (
+            "kind = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\nrestore_mode = \"offline\"\n",
+            "app.source.data_dir",
+        ),
+    ] {
+        let e = with_pw(|| error_of(&one_source(body)));
+        assert!(
+            e.contains(&format!("key `{key}`")) && e.contains("lifeboat.toml:8:1"),
+            "{body}: {e}"
+        );
+    }
+}
+
+#[test]
+fn kind_values_are_checked() {
+    for (body, needle) in [
+        (
+            "kind = \"mysql\"\nurl = \"mysql://u@h/db\"\ndatabases = 3\n",
+            "expected \"all\" or a list",
+        ),
+        (
+            "kind = \"postgres\"\nurl = \"postgres://u@h/db\"\ndatabases = [\"a\"]\n",
+            "only `\"all\"`",
+        ),
+        (
+            "kind = \"redis\"\nurl = \"redis://h:1\"\nrestore_mode = \"sideways\"\n",
+            "expected \"online\" or \"offline\"",
+        ),
+        ("kind = \"bucket\"\nurl = \"gs://x/y\"\n", "app.source.url"),
+        (
+            "kind = \"command\"\nbackup_command = \"true\"\nfilename = \"../etc/passwd\"\n",
+            "not a valid file name",
+        ),
+        (
+            "kind = \"files\"\npath = \"/x\"\nverify_sql = [\"select 1\"]\n",
+            "only to database kinds",
+        ),
+        (
+            "kind = \"bucket\"\nurl = \"s3://b/p\"\nsecret_key_env = \"LIFEBOAT_NO_SUCH_VAR\"\n",
+            "LIFEBOAT_NO_SUCH_VAR is not set",
+        ),
+    ] {
+        let e = with_pw(|| error_of(&one_source(body)));
+        assert!(e.contains(needle), "{body}: {e}");
+    }
+}
+
+#[test]
+fn every_kind_of_the_seeds_loads() {
+    let body = "kind = \"mysql\"\nurl = \"mysql://root@127.0.0.1:3306/system\"\n\n\
+        [[app.source]]\nname = \"r\"\nkind = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\nflush = false\n\n\
+        [[app.source]]\nname = \"q\"\nkind = \"sqlite\"\npath = \"/srv/app/db.sqlite3\"\n\n\
+        [[app.source]]\nname = \"k\"\nkind = \"command\"\nbackup_command = \"kubectl get secrets -o json\"\nrestore_command = \"kubectl apply -f -\"\nfilename = \"secrets.json\"\n\n\
+        [[app.source]]\nname = \"b\"\nkind = \"bucket\"\nurl = \"s3://artifacts/habitat\"\nendpoint = \"http://127.0.0.1:9000\"\n\n\
+        [[app.source]]\nname = \"p\"\nkind = \"postgres\"\nurl = \"postgres://zync@127.0.0.1:5432/zync\"\ndatabases = \"all\"\n";
+    let loaded = with_pw(|| check(&one_source(body))).unwrap();
+    let kinds: Vec<&str> = loaded.config.apps[0]
+        .sources
+        .iter()
+        .map(|s| s.kind.name())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["mysql", "redis", "sqlite", "command", "bucket", "postgres"]
+    );
+}
+
+#[test]
+fn every_seed_example_config_loads() {
+    for var in [
+        "LIFEBOAT_PASSWORD",
+        "ESP_DB_PASSWORD",
+        "MYSQL_ROOT_PASSWORD",
+        "ZYNC_DB_PASSWORD",
+        "HETS_DB_PASSWORD",
+        "EAGLE_DB_PASSWORD",
+        "IGNY8_DB_PASSWORD",
+        "MINIO_ACCESS_KEY",
+        "MINIO_SECRET_KEY",
+    ] {
+        std::env::set_var(var, "example");
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        // password_file examples point at files of the seed's host: use a temp one.
+        let pwfile = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(pwfile.path(), "example\n").unwrap();
+        let text = text.replace(
+            "/hab/svc/builder-api/config/pwfile",
+            &pwfile.path().display().to_string(),
+        );
+        let copy = tempfile::tempdir().unwrap();
+        let file = copy.path().join(path.file_name().unwrap());
+        std::fs::write(&file, text).unwrap();
+        if let Err(e) = load(&file) {
+            panic!("{}: {e}", path.display());
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 5, "one example per seed");
+}
