@@ -330,6 +330,27 @@ fn big_shop(server: &PgServer) {
     server.exec("shop", "INSERT INTO blobs SELECT g, decode(repeat(md5(g::text), 64), 'hex') FROM generate_series(1000, 40000) g");
 }
 
+/// Runs `lifeboat backup` with the stalling pg_dump, calls `interrupt` once pg_dump runs,
+/// and returns the exit code and stderr.
+fn interrupted_backup(ws: &Workspace, interrupt: impl FnOnce(&str)) -> (Option<i32>, String) {
+    let child = ws
+        .command(&["backup"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid_file = ws.path("bin/pid");
+    assert!(wait_for(Duration::from_secs(20), || {
+        std::fs::read_to_string(&pid_file).is_ok_and(|p| !p.trim().is_empty())
+    }));
+    interrupt(std::fs::read_to_string(&pid_file).unwrap().trim());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn server_vanishing_mid_dump_leaves_no_snapshot() {
     let server = PgServer::start();
@@ -338,20 +359,11 @@ fn server_vanishing_mid_dump_leaves_no_snapshot() {
     pg_dump_wrapper(&mut ws, SLOW_DUMP);
     ws.config(&pg_config(&server, "shop"));
     ws.run(&["init"]).assert_ok();
-    let child = ws
-        .command(&["backup"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(wait_for(Duration::from_secs(20), || ws
-        .path("bin/pid")
-        .exists()));
-    std::thread::sleep(Duration::from_millis(500));
-    server.kill();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, stderr) = interrupted_backup(&ws, |_| {
+        std::thread::sleep(Duration::from_millis(500));
+        server.kill();
+    });
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("shop/db") && stderr.contains("pg_dump failed"),
         "{stderr}"
@@ -368,23 +380,13 @@ fn dump_killed_mid_stream_leaves_no_snapshot() {
     pg_dump_wrapper(&mut ws, SLOW_DUMP);
     ws.config(&pg_config(&server, "shop"));
     ws.run(&["init"]).assert_ok();
-    let child = ws
-        .command(&["backup"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(wait_for(Duration::from_secs(20), || {
-        std::fs::read_to_string(ws.path("bin/pid")).is_ok_and(|p| !p.trim().is_empty())
-    }));
-    let pid = std::fs::read_to_string(ws.path("bin/pid")).unwrap();
-    std::process::Command::new("kill")
-        .args(["-9", pid.trim()])
-        .status()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, stderr) = interrupted_backup(&ws, |pid| {
+        std::process::Command::new("kill")
+            .args(["-9", pid])
+            .status()
+            .unwrap();
+    });
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("shop/db") && stderr.contains("pg_dump failed (exit code 137)"),
         "{stderr}"

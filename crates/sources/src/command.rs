@@ -2,9 +2,8 @@
 //! secrets -o json`); a restore feeds the stream to another command's stdin.
 
 use crate::dump::{Dump, DumpFacts};
-use crate::process::{Pipes, Running};
+use crate::process::{Feeder, Pipes, Running};
 use crate::SourceError;
-use std::io::Write;
 use std::process::Command;
 
 fn shell(command: &str) -> Command {
@@ -28,25 +27,9 @@ pub fn start_backup(backup_command: &str, filename: &str) -> Result<Dump, Source
 }
 
 /// A restore in progress: write the stream into `input()`, then `finish()`.
-pub struct CommandRestore {
-    running: Running,
-}
+pub type CommandRestore = Feeder;
 
 pub fn start_restore(restore_command: &str) -> Result<CommandRestore, SourceError> {
     let running = Running::spawn("restore_command", &mut shell(restore_command), Pipes::Stdin)?;
-    Ok(CommandRestore { running })
-}
-
-impl CommandRestore {
-    pub fn input(&mut self) -> Result<Box<dyn Write + Send>, SourceError> {
-        let stdin = self
-            .running
-            .take_stdin()
-            .ok_or_else(|| SourceError::Invalid("restore_command has no stdin".into()))?;
-        Ok(Box::new(stdin))
-    }
-
-    pub fn finish(self) -> Result<(), SourceError> {
-        self.running.finish().map(drop)
-    }
+    Ok(Feeder::new(running, (), String::new()))
 }

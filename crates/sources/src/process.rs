@@ -140,6 +140,40 @@ fn describe(status: ExitStatus) -> String {
     }
 }
 
+/// A restore in progress: a child reading a backup on stdin. Write the backup into
+/// [`Feeder::input`], then call [`Feeder::finish`]. `G` keeps alive what the child
+/// needs while it runs (e.g. the directory of its 0600 credentials file).
+pub struct Feeder<G = ()> {
+    running: Running,
+    _guard: G,
+    pub tool_version: String,
+}
+
+impl<G> Feeder<G> {
+    pub fn new(running: Running, guard: G, tool_version: String) -> Self {
+        Self {
+            running,
+            _guard: guard,
+            tool_version,
+        }
+    }
+
+    /// Where the backup goes.
+    pub fn input(&mut self) -> Result<Box<dyn std::io::Write + Send>, SourceError> {
+        let tool = self.running.tool.clone();
+        let stdin = self
+            .running
+            .take_stdin()
+            .ok_or_else(|| SourceError::Invalid(format!("{tool} has no stdin")))?;
+        Ok(Box::new(stdin))
+    }
+
+    /// Waits for the child; its stderr tail explains a failure.
+    pub fn finish(self) -> Result<(), SourceError> {
+        self.running.finish().map(drop)
+    }
+}
+
 /// Runs a shell command to completion with a timeout; for hooks.
 pub fn run_shell(command: &str, timeout: std::time::Duration) -> Result<String, SourceError> {
     let mut cmd = Command::new("sh");

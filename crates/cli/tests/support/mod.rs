@@ -30,18 +30,10 @@ pub fn is_root() -> bool {
 
 /// The newest PostgreSQL bin dir, or a failure naming the package.
 pub fn pg_bin() -> PathBuf {
-    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+    match lifeboat_sources::scratch::postgres::server_bins()
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let major = e.file_name().to_string_lossy().parse().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("initdb").is_file().then_some((major, bin))
-        })
-        .collect();
-    dirs.sort();
-    match dirs.pop() {
+        .next()
+    {
         Some((_, bin)) => bin,
         None => panic!("PostgreSQL server binaries not found: apt-get install -y postgresql"),
     }

@@ -141,7 +141,7 @@ fn option_value(value: &str) -> String {
 
 /// A 0600 `[client]` option file in its own temp dir; removed on drop, so keep it
 /// alive until the child that reads it has exited.
-pub(crate) struct OptionFile {
+pub struct OptionFile {
     /// Also the clients' HOME (see [`command`]).
     dir: tempfile::TempDir,
     path: PathBuf,

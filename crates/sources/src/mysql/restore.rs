@@ -6,9 +6,8 @@ use super::conn::{
     OptionFile, CLIENT_ARGS, COMMON_ARGS,
 };
 use crate::postgres::TargetState;
-use crate::process::{Pipes, Running};
+use crate::process::{Feeder, Pipes, Running};
 use crate::SourceError;
-use std::io::Write;
 
 /// Databases every server has; a restore of all databases does not count them as
 /// holding data.
@@ -53,13 +52,10 @@ fn count(target: &MysqlTarget, sql: &str) -> Result<u64, SourceError> {
     })
 }
 
-/// A restore in progress: write the dump into [`MysqlRestore::input`], then call
-/// [`MysqlRestore::finish`].
-pub struct MysqlRestore {
-    running: Running,
-    _options: OptionFile,
-    pub tool_version: String,
-}
+/// A restore in progress: write the dump into `input`, then call `finish` (the first
+/// failing statement stops the restore; its message is in the error). Keeps the 0600
+/// option file until the client is done.
+pub type MysqlRestore = Feeder<OptionFile>;
 
 /// Starts the client reading a dump into `target`, creating its database first when
 /// `state` says it is missing. Connection problems (unreachable server, wrong
@@ -93,26 +89,5 @@ pub fn start_restore(
     }
     let tool_version = tool_version(&tool)?;
     let running = Running::spawn(tool.name, &mut cmd, Pipes::Stdin)?;
-    Ok(MysqlRestore {
-        running,
-        _options: options,
-        tool_version,
-    })
-}
-
-impl MysqlRestore {
-    /// Where the dump goes.
-    pub fn input(&mut self) -> Result<Box<dyn Write + Send>, SourceError> {
-        let stdin = self
-            .running
-            .take_stdin()
-            .ok_or_else(|| SourceError::Invalid("the mysql client has no stdin".into()))?;
-        Ok(Box::new(stdin))
-    }
-
-    /// Waits for the client; its stderr tail explains a failure (the first failing
-    /// statement stops the restore).
-    pub fn finish(self) -> Result<(), SourceError> {
-        self.running.finish().map(drop)
-    }
+    Ok(Feeder::new(running, options, tool_version))
 }

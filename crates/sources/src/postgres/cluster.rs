@@ -110,5 +110,5 @@ pub fn start_globals_restore(target: &PgTarget) -> Result<PgRestore, SourceError
     cmd.args(["--quiet", "--no-psqlrc", "--dbname", &target.dbname]);
     let passfile = target.configure(&mut cmd)?;
     let running = Running::spawn("psql", &mut cmd, Pipes::Stdin)?;
-    Ok(PgRestore::new(running, passfile, tool.version))
+    Ok(crate::process::Feeder::new(running, passfile, tool.version))
 }

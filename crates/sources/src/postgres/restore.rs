@@ -4,9 +4,8 @@
 use super::backup::server_major;
 use super::conn::{describe, quote_ident, PgTarget};
 use super::tools::find_tool;
-use crate::process::{Pipes, Running};
+use crate::process::{Feeder, Pipes, Running};
 use crate::SourceError;
-use std::io::Write;
 use std::process::Command;
 
 /// What a restore would overwrite.
@@ -68,12 +67,9 @@ pub(crate) fn create_database(target: &PgTarget) -> Result<(), SourceError> {
         })
 }
 
-/// A restore in progress: write the dump into `input`, then call [`PgRestore::finish`].
-pub struct PgRestore {
-    running: Running,
-    _passfile: Option<tempfile::TempDir>,
-    pub tool_version: String,
-}
+/// A restore in progress: write the dump into `input`, then call `finish`. Keeps the
+/// passfile's directory until pg_restore is done.
+pub type PgRestore = Feeder<Option<tempfile::TempDir>>;
 
 /// Starts `pg_restore` into `target`, creating the database first when `state` says
 /// it is missing.
@@ -94,33 +90,5 @@ pub fn start_restore(
     }
     let passfile = target.configure(&mut cmd)?;
     let running = Running::spawn("pg_restore", &mut cmd, Pipes::Stdin)?;
-    Ok(PgRestore::new(running, passfile, tool.version))
-}
-
-impl PgRestore {
-    pub(crate) fn new(
-        running: Running,
-        passfile: Option<tempfile::TempDir>,
-        tool_version: String,
-    ) -> Self {
-        Self {
-            running,
-            _passfile: passfile,
-            tool_version,
-        }
-    }
-
-    /// Where the dump goes.
-    pub fn input(&mut self) -> Result<Box<dyn Write + Send>, SourceError> {
-        let stdin = self
-            .running
-            .take_stdin()
-            .ok_or_else(|| SourceError::Invalid("pg_restore has no stdin".into()))?;
-        Ok(Box::new(stdin))
-    }
-
-    /// Waits for pg_restore; its stderr tail explains a failure.
-    pub fn finish(self) -> Result<(), SourceError> {
-        self.running.finish().map(drop)
-    }
+    Ok(Feeder::new(running, passfile, tool.version))
 }
