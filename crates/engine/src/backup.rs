@@ -5,7 +5,9 @@ use crate::EngineError;
 use lifeboat_core::layout::{self, payload_root, TAG_PRE_RESTORE};
 use lifeboat_core::manifest::MANIFEST_VERSION;
 use lifeboat_core::{AppSpec, Facts, Manifest, SourceKind, SourceSpec};
-use lifeboat_repo::{PayloadStats, Repo, RepoError, SnapshotMeta, StoredSnapshot, StreamEntry};
+use lifeboat_repo::{
+    PayloadStats, RepoAccess, RepoError, SnapshotMeta, StoredSnapshot, StreamEntry,
+};
 use lifeboat_sources::bucket::{self, BucketTarget};
 use lifeboat_sources::hooks::run_hooks;
 use lifeboat_sources::mysql::{self, MysqlTarget};
@@ -64,7 +66,7 @@ pub struct Stored {
 
 /// Runs one backup cycle for `selected` (app, sources) pairs, grouped per app.
 pub fn run_backup(
-    repo: &mut Repo,
+    repo: &mut impl RepoAccess,
     selected: &[(&AppSpec, Vec<&SourceSpec>)],
     run_id: &str,
     now: &jiff::Zoned,
@@ -75,6 +77,10 @@ pub fn run_backup(
         errors: Vec::new(),
     };
     for (app, sources) in selected {
+        if !app.before_backup.is_empty() {
+            // Never stop an application for a backup that could not be stored.
+            repo.repo()?;
+        }
         let before = run_hooks("before_backup", &app.before_backup);
         if let Err(e) = &before {
             report.errors.push(format!("{}: {e}", app.name));
@@ -144,7 +150,7 @@ fn millis(since: Instant) -> u64 {
 
 /// Backs up one source into one snapshot. Nothing is stored unless the dump completed.
 pub fn backup_source(
-    repo: &mut Repo,
+    repo: &mut impl RepoAccess,
     app: &AppSpec,
     source: &SourceSpec,
     run_id: &str,
@@ -242,12 +248,14 @@ pub fn backup_source(
                 &files.exclude[..]
             };
             let produce = slot.producer(manifest, started);
-            repo.store_tree(
-                &meta,
-                &files.path,
-                exclude,
-                Box::new(move |stats| produce(stats, Box::new(Ok))),
-            )
+            repo.repo().and_then(|repo| {
+                repo.store_tree(
+                    &meta,
+                    &files.path,
+                    exclude,
+                    Box::new(move |stats| produce(stats, Box::new(Ok))),
+                )
+            })
         }
     };
     let snapshot = result.map_err(|e| match e {
@@ -322,7 +330,7 @@ pub fn bucket_target(
 /// Every object as a stream of its own (opened when the archiver reads it), plus
 /// `~objects.json` with their content types; facts count the objects only.
 fn backup_bucket(
-    repo: &mut Repo,
+    repo: &mut impl RepoAccess,
     meta: &SnapshotMeta,
     target: &BucketTarget,
     produce: impl FnOnce(&PayloadStats, Complete) -> Result<Vec<u8>, String> + Send + 'static,
@@ -364,7 +372,7 @@ pub fn mysql_databases(d: &lifeboat_core::MysqlDatabases) -> mysql::Databases {
 /// Stores streaming dumps in one snapshot; the manifest is written only if every
 /// dump's finisher (child exit status, row counts) succeeds after its stream ended.
 fn store_dumps(
-    repo: &mut Repo,
+    repo: &mut impl RepoAccess,
     meta: &SnapshotMeta,
     dumps: Vec<Dump>,
     produce: impl FnOnce(&PayloadStats, Complete) -> Result<Vec<u8>, String> + Send + 'static,
@@ -397,7 +405,8 @@ fn store_dumps(
         }
         Ok(m)
     });
-    repo.store_streams(
+    // The dumps are running already: this is where a repository still opening is waited for.
+    repo.repo()?.store_streams(
         meta,
         entries,
         Box::new(move |stats| produce(stats, complete)),

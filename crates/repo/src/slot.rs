@@ -1,0 +1,61 @@
+//! A repository that may still be opening: `open` costs a deliberate scrypt key
+//! derivation (~0.3 s), which a backup can overlap with starting its first dump.
+
+use crate::{Repo, RepoError, RepoOptions};
+use std::thread::JoinHandle;
+
+enum State {
+    Opening(JoinHandle<Result<Repo, RepoError>>),
+    Ready(Box<Repo>),
+    Failed(String),
+}
+
+/// An open repository, or one being opened on another thread.
+pub struct RepoSlot(State);
+
+/// Access to an open repository, waiting for it if need be.
+pub trait RepoAccess {
+    fn repo(&mut self) -> Result<&mut Repo, RepoError>;
+}
+
+impl RepoAccess for Repo {
+    fn repo(&mut self) -> Result<&mut Repo, RepoError> {
+        Ok(self)
+    }
+}
+
+impl RepoSlot {
+    /// Starts opening the repository on another thread.
+    pub fn open_in_background(opts: RepoOptions) -> RepoSlot {
+        RepoSlot(State::Opening(std::thread::spawn(move || {
+            Repo::open(&opts)
+        })))
+    }
+}
+
+impl RepoAccess for RepoSlot {
+    /// The open repository; the first call waits for the opening to finish. An opening
+    /// error is returned once and then remembered as text.
+    fn repo(&mut self) -> Result<&mut Repo, RepoError> {
+        if let State::Opening(_) = self.0 {
+            let State::Opening(handle) =
+                std::mem::replace(&mut self.0, State::Failed(String::new()))
+            else {
+                return Err(RepoError::Engine("repository slot".into()));
+            };
+            match handle.join() {
+                Ok(Ok(repo)) => self.0 = State::Ready(Box::new(repo)),
+                Ok(Err(e)) => {
+                    self.0 = State::Failed(e.to_string());
+                    return Err(e);
+                }
+                Err(_) => self.0 = State::Failed("opening the repository panicked".into()),
+            }
+        }
+        match &mut self.0 {
+            State::Ready(repo) => Ok(repo),
+            State::Failed(why) => Err(RepoError::Engine(why.clone())),
+            State::Opening(_) => Err(RepoError::Engine("repository slot".into())),
+        }
+    }
+}
