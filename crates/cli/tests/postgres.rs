@@ -94,6 +94,16 @@ fn round_trip_restores_every_table_identically_into_another_database() {
     ])
     .assert_ok();
     assert_eq!(server.fingerprint("shop_copy"), original);
+    // jobs = 1: streamed from the repository straight into pg_restore (the default
+    // spools to a file for pg_restore --jobs)
+    ws.config(&format!("{}jobs = 1\n", pg_config(&server, "shop")));
+    let to = server.url("postgres", "shop_stream");
+    let plan = ws
+        .run(&["restore", "shop/db", "--to", &to, "--plan"])
+        .assert_ok();
+    assert!(plan.stdout.contains("--jobs 1"), "{}", plan.stdout);
+    ws.run(&["restore", "shop/db", "--to", &to]).assert_ok();
+    assert_eq!(server.fingerprint("shop_stream"), original);
 }
 
 #[test]

@@ -342,8 +342,9 @@ impl Target {
                     steps.push(format!("create database {}", t.dbname));
                 }
                 let owner = if settings.no_owner { " --no-owner" } else { "" };
+                let jobs = settings.jobs.unwrap_or_else(default_jobs);
                 steps.push(format!(
-                    "pg_restore --clean --if-exists{owner} snapshot {snapshot} into {target}"
+                    "pg_restore --clean --if-exists --jobs {jobs}{owner} snapshot {snapshot} into {target}"
                 ));
             }
             Target::Files { .. } => {
@@ -596,13 +597,58 @@ fn restore_postgres(
             target.clone()
         };
         let state = prepare_target(&db_target).map_err(|e| e.to_string())?;
-        let mut restore =
-            start_restore(&db_target, state, settings.no_owner).map_err(|e| e.to_string())?;
-        let input = restore.input().map_err(|e| e.to_string())?;
-        feed(reader, id, root, std::slice::from_ref(file), input, || {
-            restore.finish()
-        })
+        let jobs = settings.jobs.unwrap_or_else(default_jobs);
+        restore_database(
+            reader,
+            id,
+            root,
+            file,
+            &db_target,
+            state,
+            jobs,
+            settings.no_owner,
+        )
         .map_err(|e| format!("{}: {e}", db_target.dbname))?;
     }
     Ok(())
+}
+
+/// Parallel restore jobs when the source sets none: the machine's cores, at most 4.
+fn default_jobs() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1).min(4))
+}
+
+/// One database: with several jobs the dump is spooled to a temp file first (pg_restore
+/// --jobs needs to seek), otherwise it streams straight from the repository.
+#[allow(clippy::too_many_arguments)]
+fn restore_database(
+    reader: &RepoReader<'_>,
+    id: &str,
+    root: &str,
+    file: &str,
+    target: &PgTarget,
+    state: TargetState,
+    jobs: u32,
+    no_owner: bool,
+) -> Result<(), String> {
+    if jobs > 1 {
+        let dir = tempfile::Builder::new()
+            .prefix("lifeboat-restore-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let spool = dir.path().join(file);
+        let mut out = std::fs::File::create(&spool)
+            .map_err(|e| format!("spooling to {}: {e}", spool.display()))?;
+        reader
+            .dump(id, root, file, &mut out)
+            .map_err(|e| format!("spooling to {}: {e}", spool.display()))?;
+        drop(out);
+        return lifeboat_sources::postgres::restore_spooled(target, state, &spool, jobs, no_owner)
+            .map_err(|e| e.to_string());
+    }
+    let mut restore = start_restore(target, state, no_owner).map_err(|e| e.to_string())?;
+    let input = restore.input().map_err(|e| e.to_string())?;
+    feed(reader, id, root, &[file.to_string()], input, || {
+        restore.finish()
+    })
 }

@@ -11,5 +11,5 @@ pub mod verify;
 
 pub use backup::start_backup;
 pub use conn::PgTarget;
-pub use restore::{prepare_target, start_restore, PgRestore, TargetState};
+pub use restore::{prepare_target, restore_spooled, start_restore, PgRestore, TargetState};
 pub use tools::{find_tool, parse_major, PgTool};

@@ -92,3 +92,48 @@ pub fn start_restore(
     let running = Running::spawn("pg_restore", &mut cmd, Pipes::Stdin)?;
     Ok(Feeder::new(running, passfile, tool.version))
 }
+
+/// `pg_restore --jobs` needs a seekable file: restores `file` into `target` (which must
+/// exist) with `jobs` parallel jobs and the given extra flags.
+pub fn restore_file(
+    target: &PgTarget,
+    file: &std::path::Path,
+    jobs: u32,
+    major: u32,
+    flags: &[&str],
+) -> Result<(), SourceError> {
+    let tool = find_tool("pg_restore", major)?;
+    let mut cmd = Command::new(&tool.path);
+    cmd.args(flags)
+        .args([
+            "--jobs",
+            &jobs.max(1).to_string(),
+            "--dbname",
+            &target.dbname,
+        ])
+        .arg(file);
+    let _passfile = target.configure(&mut cmd)?;
+    Running::spawn("pg_restore", &mut cmd, Pipes::None)?
+        .finish()
+        .map(drop)
+}
+
+/// Restores a spooled dump with `pg_restore --clean --if-exists --jobs`, creating the
+/// database when `state` says it is missing.
+pub fn restore_spooled(
+    target: &PgTarget,
+    state: TargetState,
+    file: &std::path::Path,
+    jobs: u32,
+    no_owner: bool,
+) -> Result<(), SourceError> {
+    if state == TargetState::Missing {
+        create_database(target)?;
+    }
+    let (major, _) = server_major(&mut target.connect()?)?;
+    let mut flags = vec!["--clean", "--if-exists"];
+    if no_owner {
+        flags.extend(["--no-owner", "--no-acl"]);
+    }
+    restore_file(target, file, jobs, major, &flags)
+}

@@ -3,12 +3,9 @@
 
 use super::backup::count_rows;
 use super::conn::{describe, PgTarget};
-use super::tools::find_tool;
-use crate::process::{Pipes, Running};
 use crate::SourceError;
 use lifeboat_core::TableCount;
 use std::path::Path;
-use std::process::Command;
 
 /// Exact row counts of every user table, named as the backup's manifest names them.
 pub fn table_counts(target: &PgTarget) -> Result<Vec<TableCount>, SourceError> {
@@ -31,29 +28,15 @@ pub fn check_sql(target: &PgTarget, sql: &str) -> Result<bool, SourceError> {
     ))
 }
 
-/// `pg_restore --jobs` needs a seekable file: restores `file` into `target` (which must
-/// exist) with `jobs` parallel jobs.
+/// Restores `file` into a throwaway database with `jobs` parallel jobs: no owners or
+/// grants (the scratch server has not the roles), nothing to clean.
 pub fn restore_file(
     target: &PgTarget,
     file: &Path,
     jobs: u32,
     major: u32,
 ) -> Result<(), SourceError> {
-    let tool = find_tool("pg_restore", major)?;
-    let mut cmd = Command::new(&tool.path);
-    cmd.args([
-        "--no-owner",
-        "--no-acl",
-        "--jobs",
-        &jobs.max(1).to_string(),
-        "--dbname",
-        &target.dbname,
-    ])
-    .arg(file);
-    let _passfile = target.configure(&mut cmd)?;
-    Running::spawn("pg_restore", &mut cmd, Pipes::None)?
-        .finish()
-        .map(drop)
+    super::restore::restore_file(target, file, jobs, major, &["--no-owner", "--no-acl"])
 }
 
 /// Creates database `target.dbname` on its server.
