@@ -614,7 +614,7 @@ fn restore_postgres(
 }
 
 /// Parallel restore jobs when the source sets none: the machine's cores, at most 4.
-fn default_jobs() -> u32 {
+pub(crate) fn default_jobs() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1).min(4))
 }
 

@@ -71,9 +71,11 @@ pub fn verify_source(
             manifest: &manifest,
         };
         let outcome = match &source.kind {
-            SourceKind::Postgres(pg) => {
-                ctx.postgres(pg.jobs.unwrap_or(2), &source.verify_sql, &mut report)
-            }
+            SourceKind::Postgres(pg) => ctx.postgres(
+                pg.jobs.unwrap_or_else(crate::restore::default_jobs),
+                &source.verify_sql,
+                &mut report,
+            ),
             SourceKind::Files(_) => ctx.files(&mut report),
             SourceKind::Command(_) => ctx.stream(&mut report),
             SourceKind::Sqlite(_) => ctx.sqlite(&mut report),
@@ -215,7 +217,7 @@ impl Checked<'_, '_> {
         }
         compare_tables(&self.manifest.facts.tables, &found, report);
         if let Some(target) = first {
-            run_verify_sql(&target, verify_sql, report);
+            run_verify_sql(verify_sql, report, |sql| pgv::check_sql(&target, sql));
         }
         Ok(())
     }
@@ -285,26 +287,13 @@ impl Checked<'_, '_> {
         databases.dedup();
         let found = mysql::table_counts(&target, &databases).map_err(|e| e.to_string())?;
         compare_tables(&self.manifest.facts.tables, &found, report);
-        for sql in verify_sql {
-            match mysql::query(&target, sql) {
-                Ok(rows)
-                    if rows
-                        .first()
-                        .and_then(|r| r.first())
-                        .is_some_and(|v| v == "1") =>
-                {
-                    report
-                        .checks
-                        .push(format!("verify_sql `{sql}` returned true"))
-                }
-                Ok(_) => report
-                    .problems
-                    .push(format!("verify_sql `{sql}` did not return true")),
-                Err(e) => report
-                    .problems
-                    .push(format!("verify_sql `{sql}` failed: {e}")),
-            }
-        }
+        run_verify_sql(verify_sql, report, |sql| {
+            let rows = mysql::query(&target, sql)?;
+            Ok(rows
+                .first()
+                .and_then(|r| r.first())
+                .is_some_and(|v| v == "1"))
+        });
         Ok(())
     }
 
@@ -404,14 +393,15 @@ fn expect(report: &mut VerifyReport, what: &str, expected: u64, found: u64) {
     }
 }
 
-/// Runs each `verify_sql` statement on the restored database; each must return true.
+/// Runs each `verify_sql` statement on the restored database with `check` (which says
+/// whether it returned true); each must.
 fn run_verify_sql(
-    target: &lifeboat_sources::postgres::PgTarget,
     verify_sql: &[String],
     report: &mut VerifyReport,
+    check: impl Fn(&str) -> Result<bool, lifeboat_sources::SourceError>,
 ) {
     for sql in verify_sql {
-        match pgv::check_sql(target, sql) {
+        match check(sql) {
             Ok(true) => report
                 .checks
                 .push(format!("verify_sql `{sql}` returned true")),
