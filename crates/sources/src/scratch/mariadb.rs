@@ -46,6 +46,11 @@ fn install(program: &Path, data: &Path) -> Result<(), SourceError> {
         .arg(format!("--datadir={}", data.display()))
         .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
         .args(user_arg());
+    // The bootstrap server keeps temporary tables in $TMPDIR: a shared /tmp lets two
+    // installs running at once remove each other's (`Unknown table 'mysql.tmp_user_sys'`).
+    if let Some(dir) = data.parent() {
+        cmd.env("TMPDIR", dir);
+    }
     run_checked("mariadb-install-db", &mut cmd).map(drop)
 }
 
