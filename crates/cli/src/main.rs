@@ -7,6 +7,13 @@ mod exit;
 mod output;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc instead of glibc's malloc: the archiver hands megabyte-sized chunk
+/// buffers between threads, which glibc serves from per-thread arenas that only grow
+/// (a 5 GiB stream backup peaked 40 MiB above a 2 GiB one) and from fresh mmaps
+/// whose page faults showed up as system time.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

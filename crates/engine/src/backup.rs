@@ -12,6 +12,7 @@ use lifeboat_sources::bucket::{self, BucketTarget};
 use lifeboat_sources::hooks::run_hooks;
 use lifeboat_sources::mysql::{self, MysqlTarget};
 use lifeboat_sources::postgres::{self, PgTarget};
+use lifeboat_sources::read_ahead::{self, ReadAhead};
 use lifeboat_sources::redis::{self, RedisTarget};
 use lifeboat_sources::{command, sqlite, Dump};
 use serde::Serialize;
@@ -379,11 +380,30 @@ fn store_dumps(
 ) -> Result<StoredSnapshot, RepoError> {
     let mut entries = Vec::with_capacity(dumps.len());
     let mut finishers = Vec::with_capacity(dumps.len());
+    // A single dump is running already: read it ahead so that the dump tool keeps going
+    // while the repository opens. Several dumps (a cluster's databases, a bucket's
+    // objects) start lazily, one at a time, and must stay that way.
+    let ahead = dumps.len() == 1;
     for dump in dumps {
         finishers.push((dump.name.clone(), dump.finish));
+        let reader = if ahead {
+            Box::new(
+                ReadAhead::spawn(
+                    &dump.name,
+                    dump.stream,
+                    read_ahead::BUFFERS,
+                    read_ahead::BLOCK,
+                )
+                .map_err(|e| {
+                    RepoError::Incomplete(format!("{}: starting its reader thread: {e}", dump.name))
+                })?,
+            )
+        } else {
+            dump.stream
+        };
         entries.push(StreamEntry {
             name: dump.name,
-            reader: dump.stream,
+            reader,
             hash: dump.hash,
         });
     }

@@ -11,6 +11,7 @@ pub mod hooks;
 pub mod mysql;
 pub mod postgres;
 pub mod process;
+pub mod read_ahead;
 pub mod redis;
 pub mod scratch;
 pub mod sqlite;

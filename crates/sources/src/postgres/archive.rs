@@ -176,6 +176,10 @@ pub struct RowCounter {
     retry_at: usize,
     toc: Option<Toc>,
     counts: HashMap<i64, u64>,
+    /// The table being counted now and its rows so far: pg_dump writes every row as a
+    /// chunk of its own and a table's chunks in one run, so this spares a map lookup
+    /// per row.
+    run: Option<(i64, u64)>,
     failure: Option<String>,
 }
 
@@ -187,6 +191,7 @@ impl Default for RowCounter {
             retry_at: 0,
             toc: None,
             counts: HashMap::new(),
+            run: None,
             failure: None,
         }
     }
@@ -230,8 +235,8 @@ impl RowCounter {
             {
                 let n = remaining.min(rest.len());
                 if !blob {
-                    let lines = rest[..n].iter().filter(|b| **b == b'\n').count() as u64;
-                    *self.counts.entry(id).or_default() += lines;
+                    let lines = memchr::memchr_iter(b'\n', &rest[..n]).count() as u64;
+                    self.add_rows(id, lines);
                 }
                 pos += n;
                 self.state = if n == remaining {
@@ -323,6 +328,22 @@ impl RowCounter {
         Ok(c.pos)
     }
 
+    fn add_rows(&mut self, id: i64, rows: u64) {
+        match &mut self.run {
+            Some((current, count)) if *current == id => *count += rows,
+            _ => {
+                self.end_run();
+                self.run = Some((id, rows));
+            }
+        }
+    }
+
+    fn end_run(&mut self) {
+        if let Some((id, rows)) = self.run.take() {
+            *self.counts.entry(id).or_default() += rows;
+        }
+    }
+
     /// The row count of every table, if the archive was understood to its end.
     pub fn finish(mut self) -> Result<Vec<TableCount>, String> {
         if matches!(self.state, State::Head) && !self.pending.is_empty() {
@@ -330,6 +351,7 @@ impl RowCounter {
             self.retry_at = 0;
             self.feed(&[]);
         }
+        self.end_run();
         if let Some(why) = self.failure {
             return Err(why);
         }
