@@ -14,9 +14,9 @@ use std::thread;
 /// 1 MiB blocks: large enough that channel traffic is negligible, small enough that
 /// the consumer starts promptly.
 pub const BLOCK: usize = 1 << 20;
-/// Blocks read ahead at most: 32 MiB, about 0.2 s of `pg_dump` output, which covers
-/// the repository's key derivation at the start of a backup.
-pub const BUFFERS: usize = 32;
+/// Blocks read ahead at most: 16 MiB, about 0.1 s of `pg_dump` output. 32 MiB measured
+/// no faster on B1 and added its 16 MiB to the peak RSS of every stream backup.
+pub const BUFFERS: usize = 16;
 
 enum Msg {
     Data(Vec<u8>),
