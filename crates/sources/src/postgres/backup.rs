@@ -5,7 +5,7 @@
 
 use super::archive::{CountingReader, RowCounter};
 use super::conn::{describe, quote_ident, PgTarget};
-use super::tools::{find_tool, PgTool};
+use super::tools::{installed_tools, pick_tool, PgTool};
 use crate::dump::{Dump, DumpFacts};
 use crate::process::{Pipes, Running};
 use crate::SourceError;
@@ -98,9 +98,18 @@ fn dump_command(tool: &PgTool, target: &PgTarget, snapshot: &str) -> Command {
 /// Starts dumping `target`. Fails early (no stream) when the server is unreachable or
 /// no suitable pg_dump is installed.
 pub fn start_backup(target: &PgTarget) -> Result<Dump, SourceError> {
-    let mut client = target.connect()?;
-    let (major, server_version) = server_major(&mut client)?;
-    let tool = find_tool("pg_dump", major)?;
+    // Finding pg_dump starts processes; it runs while the connection is made.
+    let (tools, connected) = std::thread::scope(|s| {
+        let tools = s.spawn(|| installed_tools("pg_dump"));
+        let connected = target
+            .connect()
+            .and_then(|mut client| server_major(&mut client).map(|v| (client, v)));
+        (tools.join(), connected)
+    });
+    let (mut client, (major, server_version)) = connected?;
+    let tools =
+        tools.map_err(|_| SourceError::Invalid("probing pg_dump versions failed".into()))?;
+    let tool = pick_tool("pg_dump", &tools, major)?;
     let snapshot = export_snapshot(&mut client)?;
     let mut cmd = dump_command(&tool, target, &snapshot);
     let passfile = target.configure(&mut cmd)?;

@@ -13,22 +13,27 @@ pub struct PgTool {
     pub version: String,
 }
 
+/// Every distinct `name` binary: Debian's per-version directories, then `PATH`. Debian's
+/// `pg_wrapper` (what `/usr/bin/pg_dump` links to) is left out: it only dispatches to one
+/// of those directories, and it is a Perl script whose start costs ~30 ms per probe.
 fn candidates(name: &str) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+    let versioned = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
         .flatten()
-        .map(|e| e.path().join("bin").join(name))
+        .map(|e| e.path().join("bin").join(name));
+    let on_path: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).map(|d| d.join(name)).collect())
+        .unwrap_or_default();
+    let mut seen = std::collections::HashSet::new();
+    versioned
+        .chain(on_path)
         .filter(|p| p.is_file())
-        .collect();
-    if let Some(path) = std::env::var_os("PATH") {
-        found.extend(
-            std::env::split_paths(&path)
-                .map(|d| d.join(name))
-                .filter(|p| p.is_file()),
-        );
-    }
-    found
+        .filter(|p| {
+            let real = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+            !real.ends_with("postgresql-common/pg_wrapper") && seen.insert(real)
+        })
+        .collect()
 }
 
 fn probe(path: &Path) -> Option<PgTool> {
@@ -40,6 +45,21 @@ fn probe(path: &Path) -> Option<PgTool> {
         major,
         version,
     })
+}
+
+/// Every installed `name` with its version, newest first. The probes run at once: each
+/// is a process start, and a backup waits for them before its dump can begin.
+pub fn installed_tools(name: &str) -> Vec<PgTool> {
+    let paths = candidates(name);
+    let mut tools: Vec<PgTool> = std::thread::scope(|s| {
+        let probes: Vec<_> = paths.iter().map(|p| s.spawn(|| probe(p))).collect();
+        probes
+            .into_iter()
+            .filter_map(|h| h.join().ok().flatten())
+            .collect()
+    });
+    tools.sort_by_key(|t| std::cmp::Reverse(t.major));
+    tools
 }
 
 /// The major version in `pg_dump (PostgreSQL) 15.18` or `… 9.6.24`.
@@ -63,8 +83,11 @@ pub fn parse_major(version: &str) -> Option<u32> {
 
 /// The newest `name` whose major version is at least `min_major` (the server's).
 pub fn find_tool(name: &str, min_major: u32) -> Result<PgTool, SourceError> {
-    let mut tools: Vec<PgTool> = candidates(name).iter().filter_map(|p| probe(p)).collect();
-    tools.sort_by_key(|t| std::cmp::Reverse(t.major));
+    pick_tool(name, &installed_tools(name), min_major)
+}
+
+/// The newest of `tools` (newest first) if it can handle a `min_major` server.
+pub fn pick_tool(name: &str, tools: &[PgTool], min_major: u32) -> Result<PgTool, SourceError> {
     match tools.first() {
         Some(t) if t.major >= min_major => Ok(t.clone()),
         Some(_) => Err(SourceError::MissingTool {
@@ -84,6 +107,25 @@ pub fn find_tool(name: &str, min_major: u32) -> Result<PgTool, SourceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_installed_pg_dump_is_probed_once_and_never_through_debians_wrapper() {
+        let tools = installed_tools("pg_dump");
+        assert!(
+            !tools.is_empty(),
+            "install the Debian package postgresql-client"
+        );
+        let real: Vec<PathBuf> = tools
+            .iter()
+            .map(|t| std::fs::canonicalize(&t.path).unwrap())
+            .collect();
+        let distinct: std::collections::HashSet<_> = real.iter().collect();
+        assert_eq!(distinct.len(), real.len(), "{real:?}");
+        assert!(real
+            .iter()
+            .all(|p| !p.ends_with("postgresql-common/pg_wrapper")));
+        assert!(tools.windows(2).all(|w| w[0].major >= w[1].major));
+    }
 
     #[test]
     fn parses_major_versions() {
