@@ -1,12 +1,14 @@
 //! Pure domain of lifeboat: the configuration model, source selection, manifests,
-//! snapshot naming and secrets. No IO, no clock: time is always an argument.
+//! snapshot naming and secrets. No IO of its own, no clock: time is always an argument.
 
+pub mod fill;
 pub mod layout;
 pub mod manifest;
 pub mod model;
 pub mod secret;
 pub mod selector;
 
+pub use fill::read_full;
 pub use manifest::{Facts, Manifest, TableCount};
 pub use model::{
     AppSpec, BucketSettings, CommandSettings, Config, FilesSettings, MysqlDatabases, MysqlSettings,

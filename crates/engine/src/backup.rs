@@ -343,6 +343,7 @@ fn backup_bucket(
         name: bucket::METADATA_NAME.to_string(),
         stream: Box::new(std::io::Cursor::new(listing)),
         hash: false,
+        running: false,
         finish: Box::new(|| Ok(lifeboat_sources::DumpFacts::default())),
     });
     let (count, bytes) = (
@@ -380,13 +381,11 @@ fn store_dumps(
 ) -> Result<StoredSnapshot, RepoError> {
     let mut entries = Vec::with_capacity(dumps.len());
     let mut finishers = Vec::with_capacity(dumps.len());
-    // A single dump is running already: read it ahead so that the dump tool keeps going
-    // while the repository opens. Several dumps (a cluster's databases, a bucket's
-    // objects) start lazily, one at a time, and must stay that way.
-    let ahead = dumps.len() == 1;
     for dump in dumps {
         finishers.push((dump.name.clone(), dump.finish));
-        let reader = if ahead {
+        // A running dump is read ahead so that its tool keeps going while the repository
+        // opens; lazy ones (a cluster's databases, a bucket's objects) start one at a time.
+        let reader = if dump.running {
             Box::new(
                 ReadAhead::spawn(
                     &dump.name,

@@ -89,15 +89,6 @@ impl StreamReader {
         }
     }
 
-    fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.inner.read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => return other,
-            }
-        }
-    }
-
     fn finish(&mut self) {
         let Some(token) = self.token.take() else {
             return;
@@ -126,21 +117,14 @@ impl StreamReader {
 
 impl Read for StreamReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut filled = 0;
-        let mut at_end = false;
-        while filled < buf.len() {
-            match self.read_some(&mut buf[filled..]) {
-                Ok(0) => {
-                    at_end = true;
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(e) => {
-                    self.fail(format!("reading {}: {e}", self.name));
-                    return Err(e);
-                }
+        let filled = match lifeboat_core::read_full(&mut self.inner, buf) {
+            Ok(n) => n,
+            Err(e) => {
+                self.fail(format!("reading {}: {e}", self.name));
+                return Err(e);
             }
-        }
+        };
+        let at_end = filled < buf.len();
         if let Some(h) = self.hasher.as_mut() {
             h.update(&buf[..filled]);
         }

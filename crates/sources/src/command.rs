@@ -22,6 +22,7 @@ pub fn start_backup(backup_command: &str, filename: &str) -> Result<Dump, Source
         name: filename.to_string(),
         stream: Box::new(stdout),
         hash: true,
+        running: true,
         finish: Box::new(move || running.finish().map(|_| DumpFacts::default())),
     })
 }

@@ -23,5 +23,9 @@ pub struct Dump {
     pub stream: Box<dyn Read + Send>,
     /// Whether to record the stream's sha256 (costs CPU; databases record row counts).
     pub hash: bool,
+    /// The dump's producer runs already (a child process, a server sending): reading
+    /// it ahead keeps the producer from stalling on a full pipe. Lazy dumps, which
+    /// start on first read, say false, so that reading ahead does not start them all.
+    pub running: bool,
     pub finish: Finish,
 }

@@ -62,6 +62,7 @@ pub fn lazy(name: String, hash: bool, start: Start) -> Dump {
             finish: slot,
         }),
         hash,
+        running: false,
         finish,
     }
 }

@@ -8,7 +8,7 @@
 //! bounded: at most `buffers` blocks of `block` bytes are ever in flight.
 
 use std::io::{self, Read};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread;
 
 /// 1 MiB blocks: large enough that channel traffic is negligible, small enough that
@@ -65,12 +65,8 @@ impl ReadAhead {
             }
             let used = std::mem::take(&mut self.current);
             if used.capacity() > 0 {
-                // The reader may have ended or hold enough spares: dropping is fine.
-                if let Err(TrySendError::Full(v) | TrySendError::Disconnected(v)) =
-                    self.recycle.try_send(used)
-                {
-                    drop(v);
-                }
+                // The reader may have ended or hold enough spares: dropping it is fine.
+                let _ = self.recycle.try_send(used);
             }
             self.pos = 0;
             match self.rx.recv() {
@@ -114,7 +110,7 @@ fn read_blocks(
         let mut buf = spare.try_recv().unwrap_or_default();
         // A recycled block keeps its capacity; only a new one is zeroed.
         buf.resize(block, 0);
-        match fill(&mut inner, &mut buf) {
+        match lifeboat_core::read_full(&mut inner, &mut buf) {
             Ok(0) => break,
             Ok(n) => {
                 buf.truncate(n);
@@ -131,20 +127,6 @@ fn read_blocks(
     }
     drop(inner);
     let _ = tx.send(Msg::End);
-}
-
-/// Reads until `buf` is full or the stream ends; returns the bytes read.
-fn fill(inner: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match inner.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 #[cfg(test)]

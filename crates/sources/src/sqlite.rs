@@ -100,6 +100,7 @@ pub fn start_backup(path: &Path) -> Result<Dump, SourceError> {
         name,
         stream: Box::new(file),
         hash: true,
+        running: false,
         finish: Box::new(move || {
             Ok(DumpFacts {
                 tables,

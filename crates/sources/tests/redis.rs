@@ -182,6 +182,7 @@ fn consume(dump: Dump, path: &Path) -> Result<DumpFacts, String> {
         mut stream,
         hash,
         finish,
+        ..
     } = dump;
     assert_eq!(name, "dump.rdb");
     assert!(hash);

@@ -152,6 +152,7 @@ fn open(op: Operator, target: BucketTarget, object: ObjectInfo) -> Result<Dump, 
         name,
         stream: Box::new(stream),
         hash: true,
+        running: false,
         finish: Box::new(move || finish(&target, &object, &finish_shared)),
     })
 }

@@ -178,6 +178,7 @@ pub fn start_backup(target: &MysqlTarget, databases: &Databases) -> Result<Dump,
         name: selection.file_name(),
         stream: Box::new(CountingReader::new(stdout, counter)),
         hash: false,
+        running: true,
         finish: Box::new(move || finisher.finish()),
     })
 }

@@ -129,6 +129,7 @@ pub fn start_backup(target: &PgTarget) -> Result<Dump, SourceError> {
         name: format!("{}.pgdump", target.dbname),
         stream: Box::new(CountingReader::new(stdout, counter)),
         hash: false,
+        running: true,
         finish: Box::new(move || finisher.finish()),
     })
 }

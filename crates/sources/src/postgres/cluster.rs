@@ -41,6 +41,7 @@ pub fn start_globals(target: &PgTarget) -> Result<Dump, SourceError> {
         name: GLOBALS_FILE.to_string(),
         stream: Box::new(stdout),
         hash: true,
+        running: true,
         finish: Box::new(move || {
             let _keep = passfile;
             running.finish().map(|_| DumpFacts {

@@ -57,6 +57,7 @@ pub fn start_backup(target: &RedisTarget) -> Result<Dump, SourceError> {
         name: "dump.rdb".into(),
         stream: Box::new(stream),
         hash: true,
+        running: true,
         finish: Box::new(move || finish(&target, &shared, &before, &version)),
     })
 }
