@@ -139,6 +139,123 @@ impl Rabin64 {
     }
 }
 
+/// The window size [`Rabin64::slide_until`] runs two lanes for (rustic's 2^6).
+const LANE_WINDOW: usize = 64;
+
+/// One rolling-hash state over a `LANE_WINDOW`-byte window, for [`Rabin64::slide_until`].
+struct Lane<'t> {
+    hash: Polynom64,
+    window: [u8; LANE_WINDOW],
+    /// Slot of the oldest byte.
+    index: usize,
+    out_table: &'t [Polynom64; 256],
+    mod_table: &'t [Polynom64; 256],
+    polynom_shift: i32,
+}
+
+impl Lane<'_> {
+    /// `Rabin64::slide`, with the state in locals.
+    #[inline(always)]
+    fn slide(&mut self, byte: u8) {
+        let slot = self.index & (LANE_WINDOW - 1);
+        self.hash ^= self.out_table[self.window[slot] as usize];
+        self.window[slot] = byte;
+        let mod_index = ((self.hash >> self.polynom_shift) & 255) as usize;
+        self.hash = ((self.hash << 8) | Polynom64::from(byte)) ^ self.mod_table[mod_index];
+        self.index = (slot + 1) & (LANE_WINDOW - 1);
+    }
+}
+
+impl Rabin64 {
+    /// lifeboat patch: slides `bytes` in one by one until, after a byte, `hash &
+    /// split_mask == 0`; returns how many bytes were slid in (all when none hits).
+    ///
+    /// The result and the state afterwards are those of calling [`RollingHash64::slide`]
+    /// per byte and checking after each. It is faster because a window's hash depends
+    /// only on the window's bytes: the second half of `bytes` is hashed by a second
+    /// lane, primed with the 63 bytes before it, in the same loop as the first half, so
+    /// that the two table-lookup chains overlap instead of running one after the other.
+    /// Callers must have slid at least a window's worth of bytes since the last reset
+    /// for the second lane to be exact; rustic's chunker has (a minimum chunk size).
+    pub fn slide_until(&mut self, bytes: &[u8], split_mask: Polynom64) -> usize {
+        if self.window_size != LANE_WINDOW || bytes.len() < 4 * LANE_WINDOW {
+            return self.slide_until_one_lane(bytes, split_mask);
+        }
+        let half = bytes.len() / 2;
+        let (first, second) = bytes.split_at(half);
+        let mut window = [0u8; LANE_WINDOW];
+        window.copy_from_slice(&self.window_data);
+        let mut a = Lane {
+            hash: self.hash,
+            window,
+            index: self.window_index,
+            out_table: &self.out_table,
+            mod_table: &self.mod_table,
+            polynom_shift: self.polynom_shift,
+        };
+        let mut b = Lane {
+            hash: 0,
+            window: [0; LANE_WINDOW],
+            index: 0,
+            ..a
+        };
+        // A zero byte leaving the window changes nothing (out_table[0] == 0): 63 bytes
+        // into an empty window give exactly the hash of the window ending at `half - 1`
+        // less its oldest byte, which the first slide then drops anyway.
+        for &byte in &first[half - (LANE_WINDOW - 1)..] {
+            b.slide(byte);
+        }
+        let mut b_hit = None;
+        for i in 0..half {
+            a.slide(first[i]);
+            if a.hash & split_mask == 0 {
+                let (hash, window, index) = (a.hash, a.window, a.index);
+                self.store(hash, &window, index);
+                return i + 1;
+            }
+            if b_hit.is_none() {
+                b.slide(second[i]);
+                if b.hash & split_mask == 0 {
+                    b_hit = Some(i);
+                }
+            }
+        }
+        let consumed = match b_hit {
+            Some(i) => half + i + 1,
+            None => {
+                let mut n = second.len();
+                for (i, &byte) in second.iter().enumerate().skip(half) {
+                    b.slide(byte);
+                    if b.hash & split_mask == 0 {
+                        n = i + 1;
+                        break;
+                    }
+                }
+                half + n
+            }
+        };
+        let (hash, window, index) = (b.hash, b.window, b.index);
+        self.store(hash, &window, index);
+        consumed
+    }
+
+    fn slide_until_one_lane(&mut self, bytes: &[u8], split_mask: Polynom64) -> usize {
+        for (i, &byte) in bytes.iter().enumerate() {
+            self.slide(byte);
+            if self.hash & split_mask == 0 {
+                return i + 1;
+            }
+        }
+        bytes.len()
+    }
+
+    fn store(&mut self, hash: Polynom64, window: &[u8; LANE_WINDOW], index: usize) {
+        self.hash = hash;
+        self.window_data.copy_from_slice(window);
+        self.window_index = index;
+    }
+}
+
 /// Tables computed for one `(window size, polynom)`.
 struct Tables {
     window_size: usize,

@@ -9,7 +9,8 @@ pub(super) mod constants {
     /// The size of a kilobyte.
     pub(super) const KB: usize = 1024;
     /// Buffer size used for reading - TODO: Find out optimal size for best performance!
-    pub(super) const BUF_SIZE: usize = 4 * KB;
+    /// lifeboat patch: 64 KiB (was 4 KiB) so that `Rabin64::slide_until` gets long runs.
+    pub(super) const BUF_SIZE: usize = 64 * KB;
     /// Random polynomial maximum tries.
     pub(super) const RAND_POLY_MAX_TRIES: i32 = 1_000_000;
 }
@@ -91,8 +92,10 @@ impl<R: Read + Send> ChunkIter<R> {
         let chunk_size: u64 = chunk_size.try_into().unwrap();
         let split_mask: u64 = chunk_size - 1;
         Ok(Self {
-            buf: vec![0; constants::BUF_SIZE],
-            pos: constants::BUF_SIZE,
+            // lifeboat patch: allocated on the first refill, which files smaller than
+            // the minimum chunk size never reach.
+            buf: Vec::new(),
+            pos: 0,
             reader,
             split_mask,
             rabin,
@@ -160,6 +163,9 @@ impl<R: Read + Send> Iterator for ChunkIter<R> {
             }
 
             if self.buf.len() == self.pos {
+                // lifeboat patch: read into the whole buffer again (a short read used
+                // to shrink it for good).
+                self.buf.resize(constants::BUF_SIZE, 0);
                 match self.reader.read(&mut self.buf[..]) {
                     Ok(0) => {
                         self.finished = true;
@@ -181,10 +187,13 @@ impl<R: Read + Send> Iterator for ChunkIter<R> {
                 }
             }
 
-            let byte = self.buf[self.pos];
-            vec.push(byte);
-            self.pos += 1;
-            self.rabin.slide(byte);
+            // lifeboat patch: slide the buffered bytes in at once (same cut points as
+            // byte by byte, see `Rabin64::slide_until`), up to the maximum chunk size.
+            let end = self.buf.len().min(self.pos + (self.max_size - vec.len()));
+            let bytes = &self.buf[self.pos..end];
+            let consumed = self.rabin.slide_until(bytes, self.split_mask);
+            vec.extend_from_slice(&bytes[..consumed]);
+            self.pos += consumed;
         }
         self.size_hint = self.size_hint.saturating_sub(vec.len()); // size_hint can be too small!
         Some(Ok(vec))
