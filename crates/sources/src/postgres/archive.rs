@@ -13,14 +13,14 @@ use lifeboat_core::TableCount;
 use std::collections::HashMap;
 use std::io::{self, Read};
 
-const BLK_DATA: u8 = 1;
-const BLK_BLOBS: u8 = 3;
+pub(super) const BLK_DATA: u8 = 1;
+pub(super) const BLK_BLOBS: u8 = 3;
 /// The end-of-data marker `pg_dump` writes after each table's rows.
 const END_OF_COPY: &[u8] = b"\\.\n\n\n";
 
 /// Not enough bytes yet, or not an archive we understand.
 #[derive(Debug)]
-enum Need {
+pub(super) enum Need {
     More,
     Invalid(String),
 }
@@ -66,17 +66,29 @@ impl Cursor<'_> {
 }
 
 /// What the header and table of contents told us.
-struct Toc {
-    int_size: usize,
+pub(super) struct Toc {
+    pub(super) int_size: usize,
+    /// Bytes of a data offset (after its flag byte).
+    pub(super) off_size: usize,
     /// dumpId → `schema.table` for every TABLE DATA entry.
     tables: HashMap<i64, String>,
+    /// Every entry's data offset field: where it is and its flag.
+    pub(super) offsets: Vec<OffsetField>,
+}
+
+/// A TOC entry's data offset: a flag byte (`K_OFFSET_*`) and `off_size` bytes.
+pub(super) struct OffsetField {
+    pub(super) id: i64,
+    /// Position of the flag byte in the archive.
+    pub(super) pos: usize,
+    pub(super) flag: u8,
 }
 
 fn version_at_least(v: (u8, u8), want: (u8, u8)) -> bool {
     v >= want
 }
 
-fn parse_head(buf: &[u8]) -> Result<(Toc, usize), Need> {
+pub(super) fn parse_head(buf: &[u8]) -> Result<(Toc, usize), Need> {
     let mut c = Cursor {
         buf,
         pos: 0,
@@ -113,6 +125,7 @@ fn parse_head(buf: &[u8]) -> Result<(Toc, usize), Need> {
     }
     let count = c.int()?;
     let mut tables = HashMap::new();
+    let mut offsets = Vec::new();
     for _ in 0..count {
         let id = c.int()?;
         c.int()?; // had dumper
@@ -135,7 +148,9 @@ fn parse_head(buf: &[u8]) -> Result<(Toc, usize), Need> {
         c.string()?; // owner
         c.string()?; // "false": with oids
         while c.string()?.is_some() {} // dependencies, NULL-terminated
-        c.take(1 + off_size)?; // data offset (flag + offset)
+        let pos = c.pos;
+        let flag = c.take(1 + off_size)?[0]; // data offset (flag + offset)
+        offsets.push(OffsetField { id, pos, flag });
         if desc == "TABLE DATA" {
             tables.insert(id, format!("{namespace}.{tag}"));
         }
@@ -143,7 +158,9 @@ fn parse_head(buf: &[u8]) -> Result<(Toc, usize), Need> {
     Ok((
         Toc {
             int_size: c.int_size,
+            off_size,
             tables,
+            offsets,
         },
         c.pos,
     ))
@@ -396,23 +413,23 @@ impl<R: Read> Read for CountingReader<R> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn int(v: i64) -> Vec<u8> {
+    pub(crate) fn int(v: i64) -> Vec<u8> {
         let mut out = vec![u8::from(v < 0)];
         out.extend_from_slice(&(v.unsigned_abs() as u32).to_le_bytes());
         out
     }
 
-    fn string(s: Option<&str>) -> Vec<u8> {
+    pub(crate) fn string(s: Option<&str>) -> Vec<u8> {
         match s {
             None => int(-1),
             Some(s) => [int(s.len() as i64), s.as_bytes().to_vec()].concat(),
         }
     }
 
-    fn entry(id: i64, tag: &str, desc: &str, ns: &str) -> Vec<u8> {
+    pub(crate) fn entry(id: i64, tag: &str, desc: &str, ns: &str) -> Vec<u8> {
         let mut e = [
             int(id),
             int(1),
@@ -443,7 +460,7 @@ mod tests {
     }
 
     /// A v1.14 archive with two tables and a blob block.
-    fn archive() -> Vec<u8> {
+    pub(crate) fn archive() -> Vec<u8> {
         let mut a = b"PGDMP".to_vec();
         a.extend([1, 14, 0, 4, 8, 1]);
         a.extend(int(0));

@@ -5,6 +5,7 @@ mod archive;
 mod backup;
 pub mod cluster;
 mod conn;
+mod offsets;
 mod restore;
 mod tools;
 pub mod verify;

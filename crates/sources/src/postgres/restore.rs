@@ -103,6 +103,12 @@ pub fn restore_file(
     flags: &[&str],
 ) -> Result<(), SourceError> {
     let tool = find_tool("pg_restore", major)?;
+    if jobs > 1 {
+        // Without offsets every job scans the archive for its table; still correct.
+        if let Err(why) = super::offsets::set_data_offsets(file) {
+            tracing::warn!("pg_restore --jobs will scan for each table's data: {why}");
+        }
+    }
     let mut cmd = Command::new(&tool.path);
     cmd.args(flags)
         .args([
