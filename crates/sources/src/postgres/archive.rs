@@ -459,8 +459,18 @@ pub(crate) mod tests {
         e
     }
 
-    /// A v1.14 archive with two tables and a blob block.
+    /// A v1.14 archive with two tables and a blob block (which has no TOC entry).
     pub(crate) fn archive() -> Vec<u8> {
+        with_entries(&[
+            entry(7, "orders", "TABLE DATA", "public"),
+            entry(8, "empty", "TABLE DATA", "billing"),
+            entry(9, "orders", "TABLE", "public"),
+        ])
+    }
+
+    /// A v1.14 archive as pg_dump streams it, with these TOC entries: table data 7
+    /// (three rows), 8 (none) and a large-object block 10 (one object).
+    pub(crate) fn with_entries(entries: &[Vec<u8>]) -> Vec<u8> {
         let mut a = b"PGDMP".to_vec();
         a.extend([1, 14, 0, 4, 8, 1]);
         a.extend(int(0));
@@ -470,10 +480,8 @@ pub(crate) mod tests {
         for s in ["shop", "15.18", "15.18"] {
             a.extend(string(Some(s)));
         }
-        a.extend(int(3));
-        a.extend(entry(7, "orders", "TABLE DATA", "public"));
-        a.extend(entry(8, "empty", "TABLE DATA", "billing"));
-        a.extend(entry(9, "orders", "TABLE", "public"));
+        a.extend(int(entries.len() as i64));
+        entries.iter().for_each(|e| a.extend(e));
         a.push(BLK_DATA);
         a.extend(int(7));
         for row in ["1\tx\\ny\n", "2\ty\n", "3\tz\n", "\\.\n\n\n"] {

@@ -156,44 +156,17 @@ impl Blocks<'_> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::super::archive::tests::{archive, entry, int, string};
+    use super::super::archive::tests::{archive, entry, int, with_entries};
     use super::*;
 
-    /// A v1.14 archive as pg_dump streams it: TOC entries 7 and 8 (table data), 9 (a
-    /// table, no data) and 10 (large objects), then their data blocks.
+    /// TOC entries 7 and 8 (table data), 9 (a table, no data) and 10 (large objects).
     fn streamed() -> Vec<u8> {
-        let mut a = b"PGDMP".to_vec();
-        a.extend([1, 14, 0, 4, 8, 1]);
-        a.extend(int(0));
-        for _ in 0..7 {
-            a.extend(int(1));
-        }
-        for s in ["shop", "15.18", "15.18"] {
-            a.extend(string(Some(s)));
-        }
-        a.extend(int(4));
-        a.extend(entry(7, "orders", "TABLE DATA", "public"));
-        a.extend(entry(8, "empty", "TABLE DATA", "billing"));
-        a.extend(entry(9, "orders", "TABLE", "public"));
-        a.extend(entry(10, "BLOBS", "BLOBS", ""));
-        a.push(BLK_DATA);
-        a.extend(int(7));
-        for row in ["1\tx\n", "2\ty\n", "\\.\n\n\n"] {
-            a.extend(int(row.len() as i64));
-            a.extend(row.as_bytes());
-        }
-        a.extend(int(0));
-        a.push(BLK_DATA);
-        a.extend(int(8));
-        a.extend(int(0));
-        a.push(BLK_BLOBS);
-        a.extend(int(10));
-        a.extend(int(16385)); // a large object's oid, its chunks, their end
-        a.extend(int(3));
-        a.extend(b"abc");
-        a.extend(int(0));
-        a.extend(int(0)); // no more large objects
-        a
+        with_entries(&[
+            entry(7, "orders", "TABLE DATA", "public"),
+            entry(8, "empty", "TABLE DATA", "billing"),
+            entry(9, "orders", "TABLE", "public"),
+            entry(10, "BLOBS", "BLOBS", ""),
+        ])
     }
 
     fn write(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
