@@ -8,8 +8,7 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::process::Command;
-use support::{which, Workspace, PASSWORD};
+use support::Workspace;
 
 /// Deterministic bytes: a random-looking part (cut points anywhere) and a repetitive
 /// text part (long runs without cut points, up to the maximum chunk size).
@@ -59,17 +58,7 @@ fn files_and_streams_are_cut_where_restic_cuts() {
 
     // A restic repository with lifeboat's chunker polynomial, holding the same data.
     let restic_repo = ws.path("restic-repo");
-    let restic = |args: &[&str]| {
-        Command::new(which("restic").expect("restic not found: apt-get install -y restic"))
-            .arg("-r")
-            .arg(&restic_repo)
-            .args(args)
-            .env("RESTIC_PASSWORD", PASSWORD)
-            .env("RESTIC_FROM_PASSWORD", PASSWORD)
-            .env("RESTIC_CACHE_DIR", ws.path("restic-cache"))
-            .output()
-            .unwrap()
-    };
+    let restic = |args: &[&str]| ws.restic_at(&restic_repo, args);
     let repo = ws.repo().display().to_string();
     let init = restic(&["init", "--from-repo", &repo, "--copy-chunker-params"]);
     assert!(

@@ -311,13 +311,20 @@ impl Workspace {
 
     /// The stock restic binary on this repository.
     pub fn restic(&self, args: &[&str]) -> Output {
+        self.restic_at(&self.repo(), args)
+    }
+
+    /// The stock restic binary on `repo`; lifeboat's repository is restic's
+    /// `--from-repo` (same password).
+    pub fn restic_at(&self, repo: &Path, args: &[&str]) -> Output {
         let restic = which("restic")
             .unwrap_or_else(|| panic!("restic not found: apt-get install -y restic"));
         Command::new(restic)
             .arg("-r")
-            .arg(self.repo())
+            .arg(repo)
             .args(args)
             .env("RESTIC_PASSWORD", PASSWORD)
+            .env("RESTIC_FROM_PASSWORD", PASSWORD)
             .env("RESTIC_CACHE_DIR", self.path("restic-cache"))
             .output()
             .unwrap()

@@ -46,13 +46,7 @@ impl Cursor<'_> {
 
     fn int(&mut self) -> Result<i64, Need> {
         let size = self.int_size;
-        let sign = self.byte()?;
-        let bytes = self.take(size)?;
-        let value = bytes
-            .iter()
-            .rev()
-            .fold(0i64, |acc, b| (acc << 8) | i64::from(*b));
-        Ok(if sign == 0 { value } else { -value })
+        Ok(decode_int(self.take(1 + size)?))
     }
 
     fn string(&mut self) -> Result<Option<String>, Need> {
@@ -62,6 +56,22 @@ impl Cursor<'_> {
         }
         let len = usize::try_from(len).map_err(|_| Need::Invalid("string length".into()))?;
         Ok(Some(String::from_utf8_lossy(self.take(len)?).into_owned()))
+    }
+}
+
+/// An archive integer: a sign byte, then little-endian magnitude bytes.
+pub(super) fn decode_int(bytes: &[u8]) -> i64 {
+    let Some((sign, magnitude)) = bytes.split_first() else {
+        return 0;
+    };
+    let value = magnitude
+        .iter()
+        .rev()
+        .fold(0i64, |acc, b| (acc << 8) | i64::from(*b));
+    if *sign == 0 {
+        value
+    } else {
+        -value
     }
 }
 

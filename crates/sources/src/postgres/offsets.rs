@@ -7,7 +7,8 @@
 //! its own. On the 345 MB `shop` dump that cost ~1 s of a 5 s parallel restore. The
 //! offsets are fixed-width fields, so they are set in place; nothing else changes.
 
-use super::archive::{parse_head, Need, Toc, BLK_BLOBS, BLK_DATA};
+use super::archive::{decode_int, parse_head, Need, Toc, BLK_BLOBS, BLK_DATA};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
@@ -28,12 +29,11 @@ pub fn set_data_offsets(path: &Path) -> Result<usize, String> {
     let (toc, head_len) = read_head(&file)?;
     let blocks = scan_blocks(&file, head_len, toc.int_size)
         .map_err(|e| format!("reading the data blocks: {e}"))?;
+    let fields: HashMap<i64, _> = toc.offsets.iter().map(|f| (f.id, f)).collect();
     let mut patches = Vec::with_capacity(blocks.len());
     for (id, offset) in blocks {
-        let field = toc
-            .offsets
-            .iter()
-            .find(|f| f.id == id)
+        let field = fields
+            .get(&id)
             .ok_or(format!("data block {id} has no TOC entry"))?;
         if field.flag == OFFSET_SET {
             continue;
@@ -127,11 +127,7 @@ impl Blocks<'_> {
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "integer size"))?;
         self.inner.read_exact(bytes)?;
         self.pos += bytes.len() as u64;
-        let value = bytes[1..]
-            .iter()
-            .rev()
-            .fold(0i64, |acc, b| (acc << 8) | i64::from(*b));
-        Ok(if bytes[0] == 0 { value } else { -value })
+        Ok(decode_int(bytes))
     }
 
     /// Skips `(length, bytes)` chunks up to and including the zero length.

@@ -789,15 +789,11 @@ mod zstd_contexts {
     pub(super) fn compress(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
         COMPRESSOR.with(|cell| {
             let mut slot = cell.borrow_mut();
-            match slot.as_mut() {
-                Some((l, compressor)) if *l == level => compressor.compress(data),
-                _ => {
-                    let mut compressor = Compressor::new(level)?;
-                    let out = compressor.compress(data);
-                    *slot = Some((level, compressor));
-                    out
-                }
-            }
+            let (_, compressor) = match slot.take() {
+                Some((l, compressor)) if l == level => slot.insert((l, compressor)),
+                _ => slot.insert((level, Compressor::new(level)?)),
+            };
+            compressor.compress(data)
         })
     }
 
@@ -805,13 +801,11 @@ mod zstd_contexts {
     pub(super) fn decompress(data: &[u8], length: usize) -> io::Result<Vec<u8>> {
         DECOMPRESSOR.with(|cell| {
             let mut slot = cell.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(Decompressor::new()?);
-            }
-            match slot.as_mut() {
-                Some(decompressor) => decompressor.decompress(data, length),
-                None => Err(io::Error::other("no zstd decompressor")),
-            }
+            let decompressor = match slot.take() {
+                Some(decompressor) => slot.insert(decompressor),
+                None => slot.insert(Decompressor::new()?),
+            };
+            decompressor.decompress(data, length)
         })
     }
 }
