@@ -58,6 +58,8 @@ enum Command {
     Check(commands::check::CheckArgs),
     /// Prove backups restore: restore into throwaway servers and compare with the manifest
     Verify(commands::verify::VerifyArgs),
+    /// Remove stale repository locks (left by crashed lifeboat or restic processes)
+    Unlock(commands::unlock::UnlockArgs),
 }
 
 /// What every command gets.
@@ -123,6 +125,7 @@ fn main() -> ExitCode {
         Command::Dump(args) => commands::dump::run(&ctx, args),
         Command::Check(args) => commands::check::run(&ctx, args),
         Command::Verify(args) => commands::verify::run(&ctx, args),
+        Command::Unlock(args) => commands::unlock::run(&ctx, args),
     };
     match result {
         Ok(code) => code,

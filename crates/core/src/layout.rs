@@ -16,13 +16,21 @@ pub const TAG_LIFEBOAT: &str = "lifeboat";
 pub const TAG_VERIFY: &str = "lifeboat-verify";
 /// Tag of a safety backup taken just before a restore overwrote a target.
 pub const TAG_PRE_RESTORE: &str = "pre-restore";
+/// Why a snapshot exists, as a tag that restic can filter on (`--tag
+/// source=db,purpose=backup`): restic has no way to exclude a tag, so regular backups
+/// carry one that safety copies and verification records do not.
+pub const PURPOSE_BACKUP: &str = "purpose=backup";
+/// The purpose tag of a safety backup (beside [`TAG_PRE_RESTORE`]).
+pub const PURPOSE_PRE_RESTORE: &str = "purpose=pre-restore";
+/// The purpose tag of a verification record (beside [`TAG_VERIFY`]).
+pub const PURPOSE_VERIFY: &str = "purpose=verify";
 
 /// Directory in the snapshot tree that holds the payload of `app/source`.
 pub fn payload_root(app: &str, source: &str) -> String {
     format!("/{app}/{source}")
 }
 
-/// The tags of a snapshot of `app/source` taken in run `run_id`.
+/// The tags of a regular backup of `app/source` taken in run `run_id`.
 pub fn tags(app: &str, source: &str, kind: &str, run_id: &str) -> Vec<String> {
     vec![
         TAG_LIFEBOAT.to_string(),
@@ -30,7 +38,17 @@ pub fn tags(app: &str, source: &str, kind: &str, run_id: &str) -> Vec<String> {
         format!("source={source}"),
         format!("kind={kind}"),
         format!("run={run_id}"),
+        PURPOSE_BACKUP.to_string(),
     ]
+}
+
+/// The tags of the safety backup of `app/source`'s restore target.
+pub fn safety_tags(app: &str, source: &str, kind: &str, run_id: &str) -> Vec<String> {
+    let mut tags = tags(app, source, kind, run_id);
+    tags.retain(|t| t != PURPOSE_BACKUP);
+    tags.push(TAG_PRE_RESTORE.to_string());
+    tags.push(PURPOSE_PRE_RESTORE.to_string());
+    tags
 }
 
 /// The value of a `key=value` tag, if present.
@@ -76,5 +94,9 @@ mod tests {
         assert_eq!(tag_value(&tags, "app"), Some("esp"));
         assert_eq!(tag_value(&tags, "run"), Some("r1"));
         assert_eq!(tag_value(&tags, "nope"), None);
+        assert_eq!(tag_value(&tags, "purpose"), Some("backup"));
+        let safety = safety_tags("esp", "db", "postgres", "r1");
+        assert_eq!(tag_value(&safety, "purpose"), Some("pre-restore"));
+        assert!(safety.iter().any(|t| t == TAG_PRE_RESTORE));
     }
 }

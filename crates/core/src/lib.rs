@@ -1,6 +1,7 @@
 //! Pure domain of lifeboat: the configuration model, source selection, manifests,
 //! snapshot naming and secrets. No IO of its own, no clock: time is always an argument.
 
+pub mod duration;
 pub mod fill;
 pub mod layout;
 pub mod manifest;

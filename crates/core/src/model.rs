@@ -19,7 +19,13 @@ pub struct RepositorySpec {
     pub password: Secret<String>,
     /// Backend options (endpoint, region, …); values may be secrets, so all are masked.
     pub options: Vec<(String, Secret<String>)>,
+    /// How long to wait for a conflicting lock (another host's prune, a restic check)
+    /// before failing; `lock_wait`, default 5 minutes.
+    pub lock_wait_secs: u64,
 }
+
+/// Default of `[repository] lock_wait`.
+pub const DEFAULT_LOCK_WAIT_SECS: u64 = 300;
 
 /// One application whose state is backed up together.
 #[derive(Debug, Clone, Serialize)]

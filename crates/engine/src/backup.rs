@@ -159,10 +159,12 @@ pub fn backup_source(
     purpose: Purpose,
 ) -> Result<Stored, EngineError> {
     let spec = format!("{}/{}", app.name, source.name);
-    let mut tags = layout::tags(&app.name, &source.name, source.kind.name(), run_id);
-    if purpose == Purpose::PreRestore {
-        tags.push(TAG_PRE_RESTORE.to_string());
-    }
+    let tags = match purpose {
+        Purpose::Backup => layout::tags(&app.name, &source.name, source.kind.name(), run_id),
+        Purpose::PreRestore => {
+            layout::safety_tags(&app.name, &source.name, source.kind.name(), run_id)
+        }
+    };
     let meta = SnapshotMeta {
         root: payload_root(&app.name, &source.name),
         tags,

@@ -2,7 +2,7 @@
 //! without `--force`, take a safety backup of the target first, then restore.
 
 use crate::backup::{backup_source, Purpose};
-use crate::select::pick;
+use crate::select::pick_of_kind;
 use crate::EngineError;
 use lifeboat_core::layout::payload_root;
 use lifeboat_core::{
@@ -58,7 +58,14 @@ pub fn restore_source(
 ) -> Result<RestoreReport, EngineError> {
     let spec = format!("{}/{}", app.name, source.name);
     let snapshots = repo.list()?;
-    let chosen = pick(&snapshots, &app.name, &source.name, &opts.snapshot)?.clone();
+    let chosen = pick_of_kind(
+        &snapshots,
+        &app.name,
+        &source.name,
+        source.kind.name(),
+        &opts.snapshot,
+    )?
+    .clone();
     let target =
         Target::resolve(source, opts.to.as_deref()).map_err(|m| EngineError::failed(&spec, m))?;
     let holds_data = target
@@ -68,7 +75,7 @@ pub fn restore_source(
         app: app.name.clone(),
         source: source.name.clone(),
         snapshot: chosen.id.clone(),
-        snapshot_time: chosen.time.clone(),
+        snapshot_time: chosen.display_time(),
         target: target.describe(),
         target_holds_data: holds_data,
         safety_snapshot: None,

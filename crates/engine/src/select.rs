@@ -31,3 +31,27 @@ pub fn pick<'a>(
         id => EngineError::failed(&spec, format!("no backup with id {id}")),
     })
 }
+
+/// Like [`pick`], but refuses a backup whose `kind=` tag differs from the configured
+/// kind: restoring a `files` tree with `pg_restore` (or the reverse) cannot be right.
+pub fn pick_of_kind<'a>(
+    snapshots: &'a [SnapshotInfo],
+    app: &str,
+    source: &str,
+    kind: &str,
+    wanted: &str,
+) -> Result<&'a SnapshotInfo, EngineError> {
+    let chosen = pick(snapshots, app, source, wanted)?;
+    if chosen.kind == kind {
+        return Ok(chosen);
+    }
+    Err(EngineError::failed(
+        &format!("{app}/{source}"),
+        format!(
+            "snapshot {} is a `{}` backup, but {app}/{source} is configured as `{kind}`; \
+             pick another snapshot or restore it with a configuration of that kind",
+            chosen.short_id(),
+            chosen.kind
+        ),
+    ))
+}

@@ -2,9 +2,9 @@
 //! dirs, compare with the facts its manifest recorded at backup time, run the source's
 //! `verify_sql`, throw everything away, and record the result in the repository.
 
-use crate::select::pick;
+use crate::select::pick_of_kind;
 use crate::EngineError;
-use lifeboat_core::layout::{payload_root, TAG_VERIFY};
+use lifeboat_core::layout::{self, payload_root, TAG_VERIFY};
 use lifeboat_core::manifest::MANIFEST_VERSION;
 use lifeboat_core::{AppSpec, Facts, Manifest, SourceKind, SourceSpec, TableCount};
 use lifeboat_repo::{Repo, RepoReader, SnapshotMeta, StreamEntry};
@@ -47,7 +47,14 @@ pub fn verify_source(
 ) -> Result<VerifyReport, EngineError> {
     let spec = format!("{}/{}", app.name, source.name);
     let snapshots = repo.list()?;
-    let chosen = pick(&snapshots, &app.name, &source.name, snapshot)?.clone();
+    let chosen = pick_of_kind(
+        &snapshots,
+        &app.name,
+        &source.name,
+        source.kind.name(),
+        snapshot,
+    )?
+    .clone();
     let started = Instant::now();
     let mut report = VerifyReport {
         app: app.name.clone(),
@@ -109,6 +116,7 @@ fn record(
         format!("verifies={}", report.snapshot),
         format!("result={}", if report.ok { "pass" } else { "fail" }),
         format!("run={run_id}"),
+        layout::PURPOSE_VERIFY.to_string(),
     ];
     let meta = SnapshotMeta {
         root: format!("{}/verify", payload_root(&report.app, &report.source)),

@@ -14,10 +14,15 @@ pub enum RepoError {
     Location { url: String, reason: String },
     #[error("repository error: {0}")]
     Engine(String),
+    #[error("repository {url} is locked: {holder}; if that process is gone, `lifeboat unlock` removes stale locks")]
+    Locked { url: String, holder: String },
     #[error("snapshot {0} not found")]
     SnapshotNotFound(String),
     #[error("{0}")]
     Incomplete(String),
+    /// Writing what was read failed (a closed pipe, a full disk): not the repository.
+    #[error("writing the output: {0}")]
+    Output(std::io::Error),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -31,7 +36,7 @@ impl RepoError {
     pub fn is_repository_problem(&self) -> bool {
         !matches!(
             self,
-            RepoError::Incomplete(_) | RepoError::SnapshotNotFound(_)
+            RepoError::Incomplete(_) | RepoError::SnapshotNotFound(_) | RepoError::Output(_)
         )
     }
 }

@@ -5,6 +5,8 @@
 mod check;
 mod error;
 mod location;
+mod lock;
+mod lock_file;
 mod open;
 mod read;
 mod slot;
@@ -15,6 +17,8 @@ mod tally;
 pub use check::CheckReport;
 pub use error::RepoError;
 pub use location::Location;
+pub use lock::{FoundLock, LockKind, RepoLock};
+pub use lock_file::{LockInfo, Stale};
 pub use open::{Repo, RepoOptions};
 pub use read::RepoReader;
 pub use slot::{RepoAccess, RepoSlot};

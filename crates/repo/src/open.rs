@@ -2,14 +2,18 @@
 //! missing, wrong password, unreachable.
 
 use crate::error::engine;
+use crate::lock::LockStore;
 use crate::{Location, RepoError};
 use lifeboat_core::Secret;
 use rustic_backend::BackendOptions;
+use rustic_core::WriteBackend;
 use rustic_core::{
     ConfigOptions, Credentials, IndexedFullStatus, IndexedIdsStatus, KeyOptions, OpenStatus,
     Repository, RepositoryBackends, RepositoryOptions,
 };
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// How to reach a repository.
 #[derive(Debug, Clone)]
@@ -19,6 +23,8 @@ pub struct RepoOptions {
     pub options: BTreeMap<String, String>,
     /// Where rustic keeps its local cache; `None` disables the cache.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// How long [`Repo::hold_lock`] waits for a conflicting lock to go.
+    pub lock_wait: std::time::Duration,
 }
 
 /// An open repository.
@@ -26,6 +32,11 @@ pub struct Repo {
     /// `None` only after an indexing step failed and consumed the handle.
     inner: Option<Repository<OpenStatus>>,
     pub(crate) url: String,
+    /// Lock files are written beside rustic_core, through the same backend and key.
+    locks: LockStore,
+    lock_wait: std::time::Duration,
+    /// The lock this handle holds for its command, removed when it is dropped.
+    held: Option<crate::RepoLock>,
 }
 
 fn backends(opts: &RepoOptions) -> Result<(RepositoryBackends, Location), RepoError> {
@@ -41,14 +52,49 @@ fn backends(opts: &RepoOptions) -> Result<(RepositoryBackends, Location), RepoEr
     Ok((backends, location))
 }
 
-fn handle(opts: &RepoOptions) -> Result<Repository<()>, RepoError> {
-    let (backends, _) = backends(opts)?;
+/// A repository handle, and what lock files need: the raw backend and, for a local
+/// repository, its directory.
+struct Handle {
+    repo: Repository<()>,
+    be: Arc<dyn WriteBackend>,
+    local_dir: Option<PathBuf>,
+}
+
+fn handle(opts: &RepoOptions) -> Result<Handle, RepoError> {
+    let (backends, location) = backends(opts)?;
     let mut ropts = RepositoryOptions::default();
     match &opts.cache_dir {
         Some(dir) => ropts.cache_dir = Some(dir.clone()),
         None => ropts.no_cache = true,
     }
-    Repository::new(&ropts, &backends).map_err(engine)
+    let repo = Repository::new(&ropts, &backends).map_err(engine)?;
+    Ok(Handle {
+        repo,
+        be: backends.repository(),
+        local_dir: location
+            .repository
+            .strip_prefix("local:")
+            .map(PathBuf::from),
+    })
+}
+
+impl Handle {
+    fn into_repo(self, inner: Repository<OpenStatus>, opts: &RepoOptions) -> Repo {
+        let url = &opts.url;
+        let locks = LockStore {
+            be: self.be,
+            key: inner.key(),
+            local_dir: self.local_dir,
+            url: url.to_string(),
+        };
+        Repo {
+            inner: Some(inner),
+            url: url.to_string(),
+            locks,
+            lock_wait: opts.lock_wait,
+            held: None,
+        }
+    }
 }
 
 /// Repository settings chosen at `init`. Data packs start at 8 MiB and grow with the
@@ -71,7 +117,8 @@ fn config_options() -> ConfigOptions {
 impl Repo {
     /// Creates a new repository. Fails if one exists already.
     pub fn init(opts: &RepoOptions) -> Result<Repo, RepoError> {
-        let repo = handle(opts)?;
+        let handle = handle(opts)?;
+        let repo = handle.repo.clone();
         if repo.config_id().map_err(engine)?.is_some() {
             return Err(RepoError::AlreadyExists {
                 url: opts.url.clone(),
@@ -81,15 +128,13 @@ impl Repo {
         let inner = repo
             .init(&creds, &KeyOptions::default(), &config_options())
             .map_err(engine)?;
-        Ok(Repo {
-            inner: Some(inner),
-            url: opts.url.clone(),
-        })
+        Ok(handle.into_repo(inner, opts))
     }
 
     /// Opens an existing repository.
     pub fn open(opts: &RepoOptions) -> Result<Repo, RepoError> {
-        let repo = handle(opts)?;
+        let handle = handle(opts)?;
+        let repo = handle.repo.clone();
         let exists = repo
             .config_id()
             .map_err(|e| unreachable_or_engine(&opts.url, e))?;
@@ -108,14 +153,24 @@ impl Repo {
                 engine(e)
             }
         })?;
-        Ok(Repo {
-            inner: Some(inner),
-            url: opts.url.clone(),
-        })
+        Ok(handle.into_repo(inner, opts))
     }
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    pub(crate) fn lock_store(&self) -> Result<LockStore, RepoError> {
+        Ok(self.locks.clone())
+    }
+
+    /// Takes a `kind` lock for as long as this handle lives (see [`Repo::lock`]),
+    /// waiting up to the configured `lock_wait` for conflicting locks.
+    pub fn hold_lock(&mut self, kind: crate::LockKind) -> Result<(), RepoError> {
+        if self.held.is_none() {
+            self.held = Some(self.lock(kind, self.lock_wait)?);
+        }
+        Ok(())
     }
 
     pub(crate) fn open_repo(&self) -> Result<&Repository<OpenStatus>, RepoError> {

@@ -35,6 +35,27 @@ impl Drop for RepoReader<'_> {
     }
 }
 
+/// A writer that remembers its first error, so it can be told apart from the
+/// repository's own errors once rustic has wrapped it.
+struct WatchedWriter<'w> {
+    out: &'w mut dyn Write,
+    failed: Option<std::io::Error>,
+}
+
+impl Write for WatchedWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf).inspect_err(|e| {
+            if self.failed.is_none() {
+                self.failed = Some(std::io::Error::new(e.kind(), e.to_string()));
+            }
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
 impl RepoReader<'_> {
     fn full(&self) -> Result<&Repository<IndexedFullStatus>, RepoError> {
         self.inner.as_ref().ok_or_else(crate::open::lost)
@@ -52,12 +73,16 @@ impl RepoReader<'_> {
             .full()?
             .node_from_path(snap.tree, Path::new(path))
             .map_err(|_| RepoError::Incomplete(format!("snapshot {id} holds no {path}")))?;
-        let mut out = BufWriter::with_capacity(1 << 20, out);
-        self.full()?.dump(&node, &mut out).map_err(engine)?;
-        out.flush().map_err(|source| RepoError::Io {
-            context: "writing the dump".into(),
-            source,
-        })
+        let mut out = BufWriter::with_capacity(1 << 20, WatchedWriter { out, failed: None });
+        let dumped = self.full()?.dump(&node, &mut out);
+        let flushed = out.flush();
+        // rustic reports a failing writer as its own error; the writer's error is the
+        // real cause (a closed pipe, a full disk), and it is not the repository's fault.
+        if let Some(source) = out.get_mut().failed.take() {
+            return Err(RepoError::Output(source));
+        }
+        dumped.map_err(engine)?;
+        flushed.map_err(RepoError::Output)
     }
 
     /// The manifest stored in snapshot `id`.

@@ -1,7 +1,7 @@
 //! A repository that may still be opening: `open` costs a deliberate scrypt key
 //! derivation (~0.3 s), which a backup can overlap with starting its first dump.
 
-use crate::{Repo, RepoError, RepoOptions};
+use crate::{LockKind, Repo, RepoError, RepoOptions};
 use std::thread::JoinHandle;
 
 enum State {
@@ -25,10 +25,14 @@ impl RepoAccess for Repo {
 }
 
 impl RepoSlot {
-    /// Starts opening the repository on another thread.
-    pub fn open_in_background(opts: RepoOptions) -> RepoSlot {
+    /// Starts opening the repository on another thread, then taking a `lock` on it.
+    pub fn open_in_background(opts: RepoOptions, lock: Option<LockKind>) -> RepoSlot {
         RepoSlot(State::Opening(std::thread::spawn(move || {
-            Repo::open(&opts)
+            let mut repo = Repo::open(&opts)?;
+            if let Some(kind) = lock {
+                repo.hold_lock(kind)?;
+            }
+            Ok(repo)
         })))
     }
 }

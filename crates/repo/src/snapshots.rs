@@ -10,7 +10,9 @@ use std::path::Path;
 /// One lifeboat backup as `list` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SnapshotInfo {
+    /// The full snapshot id (64 hex digits), as restic prints it with `--no-trunc`.
     pub id: String,
+    /// RFC 3339, with the snapshot's own offset.
     pub time: String,
     #[serde(skip)]
     pub timestamp: jiff::Timestamp,
@@ -34,8 +36,8 @@ impl SnapshotInfo {
         let tags: Vec<String> = snap.tags.iter().cloned().collect();
         let tag = |k: &str| tag_value(&tags, k).unwrap_or_default().to_string();
         Self {
-            id: snap.id.to_string(),
-            time: snap.time.strftime("%Y-%m-%d %H:%M:%S %Z").to_string(),
+            id: snap.id.to_hex().to_string(),
+            time: snap.time.timestamp().to_string(),
             timestamp: snap.time.timestamp(),
             hostname: snap.hostname.clone(),
             app: tag("app"),
@@ -52,6 +54,14 @@ impl SnapshotInfo {
 
     pub fn short_id(&self) -> &str {
         &self.id[..self.id.len().min(8)]
+    }
+
+    /// The time for people: `2026-12-01 09:00:00 UTC`.
+    pub fn display_time(&self) -> String {
+        self.timestamp
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .strftime("%Y-%m-%d %H:%M:%S %Z")
+            .to_string()
     }
 }
 

@@ -29,7 +29,10 @@ pub fn run(ctx: &Ctx, args: BackupArgs) -> anyhow::Result<ExitCode> {
     let loaded = super::load_config(ctx)?;
     let selected = per_app(super::selected(&loaded.config, &args.specs)?);
     // Opening derives the key (deliberately slow); the first dump starts meanwhile.
-    let mut repo = lifeboat_repo::RepoSlot::open_in_background(super::repo_options(&loaded.config));
+    let mut repo = lifeboat_repo::RepoSlot::open_in_background(
+        super::repo_options(&loaded.config),
+        Some(lifeboat_repo::LockKind::Shared),
+    );
     let now = super::now();
     let run_id = super::new_run_id(&now);
     let report = lifeboat_engine::run_backup(&mut repo, &selected, &run_id, &now)?;

@@ -35,7 +35,9 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .filter(|s| matches(s, &selectors))
         .collect();
-    if ctx.json {
+    if ctx.json && args.runs {
+        crate::output::json(&runs_json(&snapshots))?;
+    } else if ctx.json {
         crate::output::json(&snapshots)?;
     } else if args.runs {
         print_runs(&snapshots);
@@ -59,7 +61,7 @@ fn row(s: &SnapshotInfo) -> Vec<String> {
     };
     vec![
         name,
-        s.time.clone(),
+        s.display_time(),
         s.run_id.clone(),
         s.short_id().to_string(),
         bytes(s.size),
@@ -82,11 +84,35 @@ fn print_table(snapshots: &[SnapshotInfo]) {
     table(&HEADER, &snapshots.iter().map(row).collect::<Vec<_>>());
 }
 
+/// Run ids in order of their first backup, each with its backups.
+fn runs(snapshots: &[SnapshotInfo]) -> Vec<(&str, Vec<&SnapshotInfo>)> {
+    let mut runs: Vec<(&str, Vec<&SnapshotInfo>)> = Vec::new();
+    for s in snapshots {
+        match runs.iter_mut().find(|(id, _)| *id == s.run_id) {
+            Some((_, members)) => members.push(s),
+            None => runs.push((s.run_id.as_str(), vec![s])),
+        }
+    }
+    runs
+}
+
+fn runs_json(snapshots: &[SnapshotInfo]) -> serde_json::Value {
+    let runs: Vec<serde_json::Value> = runs(snapshots)
+        .into_iter()
+        .map(|(run, members)| {
+            serde_json::json!({
+                "run_id": run,
+                "time": members.first().map(|s| s.time.clone()),
+                "size": members.iter().map(|s| s.size).sum::<u64>(),
+                "backups": members,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(runs)
+}
+
 fn print_runs(snapshots: &[SnapshotInfo]) {
-    let mut runs: Vec<&str> = snapshots.iter().map(|s| s.run_id.as_str()).collect();
-    runs.dedup();
-    for run in runs {
-        let members: Vec<&SnapshotInfo> = snapshots.iter().filter(|s| s.run_id == run).collect();
+    for (run, members) in runs(snapshots) {
         let total: u64 = members.iter().map(|s| s.size).sum();
         println!("run {run}  ({} backups, {})", members.len(), bytes(total));
         table(&HEADER, &members.iter().map(|s| row(s)).collect::<Vec<_>>());

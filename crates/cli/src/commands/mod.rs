@@ -8,13 +8,14 @@ pub mod dump;
 pub mod init;
 pub mod list;
 pub mod restore;
+pub mod unlock;
 pub mod verify;
 
 use crate::config::Loaded;
 use crate::Ctx;
 use lifeboat_core::selector::select;
 use lifeboat_core::{AppSpec, Config, Selector, SourceSpec};
-use lifeboat_repo::{Repo, RepoOptions};
+use lifeboat_repo::{LockKind, Repo, RepoOptions};
 use std::path::PathBuf;
 
 /// Loads and validates the configuration, printing its warnings.
@@ -50,11 +51,22 @@ pub fn repo_options(config: &Config) -> RepoOptions {
             .map(|(k, v)| (k.clone(), v.expose().clone()))
             .collect(),
         cache_dir: cache_dir(&r.url),
+        lock_wait: std::time::Duration::from_secs(r.lock_wait_secs),
     }
 }
 
+/// Opens the repository without a lock (list, init checks, unlock).
 pub fn open_repo(config: &Config) -> anyhow::Result<Repo> {
     Ok(Repo::open(&repo_options(config))?)
+}
+
+/// Opens the repository and takes a `kind` lock that lasts as long as the handle, as
+/// restic's commands do: a shared one to read or add, an exclusive one to check or
+/// remove data.
+pub fn open_locked(config: &Config, kind: LockKind) -> anyhow::Result<Repo> {
+    let mut repo = Repo::open(&repo_options(config))?;
+    repo.hold_lock(kind)?;
+    Ok(repo)
 }
 
 /// Parses spec strings and resolves them against the configuration.

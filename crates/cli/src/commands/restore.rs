@@ -51,7 +51,7 @@ pub fn run(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<ExitCode> {
         delete: args.delete || args.clean,
         plan_only: args.plan,
     };
-    let mut repo = super::open_repo(&loaded.config)?;
+    let mut repo = super::open_locked(&loaded.config, lifeboat_repo::LockKind::Shared)?;
     let now = super::now();
     let run_id = super::new_run_id(&now);
     let report = lifeboat_engine::restore_source(&mut repo, app, source, &opts, &run_id, &now)?;

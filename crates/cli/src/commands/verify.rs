@@ -16,7 +16,7 @@ pub struct VerifyArgs {
 pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let loaded = super::load_config(ctx)?;
     let selected = super::selected(&loaded.config, &args.specs)?;
-    let mut repo = super::open_repo(&loaded.config)?;
+    let mut repo = super::open_locked(&loaded.config, lifeboat_repo::LockKind::Shared)?;
     let now = super::now();
     let run_id = super::new_run_id(&now);
     let mut reports: Vec<VerifyReport> = Vec::new();

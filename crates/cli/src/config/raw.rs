@@ -29,6 +29,7 @@ pub struct RawRepository {
     pub password_file: Option<S<String>>,
     #[serde(default)]
     pub options: BTreeMap<String, S<String>>,
+    pub lock_wait: Option<S<String>>,
 }
 
 // Parsed so that its keys validate; acted on by later versions.

@@ -90,10 +90,21 @@ impl Validator<'_, '_> {
             .iter()
             .map(|(k, v)| (k.clone(), Secret::new(v.get_ref().clone())))
             .collect();
+        let lock_wait_secs = match &repo.lock_wait {
+            None => lifeboat_core::model::DEFAULT_LOCK_WAIT_SECS,
+            Some(text) => match lifeboat_core::duration::parse_seconds(text.get_ref()) {
+                Ok(secs) => secs,
+                Err(why) => {
+                    self.err(text.span(), "repository.lock_wait", &why);
+                    0
+                }
+            },
+        };
         Some(RepositorySpec {
             url: repo.url.get_ref().clone(),
             password: password?,
             options,
+            lock_wait_secs,
         })
     }
 

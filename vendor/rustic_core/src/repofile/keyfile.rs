@@ -363,6 +363,25 @@ impl MasterKey {
     pub(crate) fn key(&self) -> Key {
         Key::from_keys(&self.encrypt, &self.mac.k, &self.mac.r)
     }
+
+    /// Encrypts `data` as restic stores every repository file (lifeboat patch: for
+    /// lock files, which rustic_core has no API for).
+    ///
+    /// # Errors
+    ///
+    /// * If the data could not be encrypted.
+    pub fn encrypt_data(&self, data: &[u8]) -> RusticResult<Vec<u8>> {
+        CryptoKey::encrypt_data(&self.key(), data)
+    }
+
+    /// Decrypts and authenticates a repository file (lifeboat patch, see [`Self::encrypt_data`]).
+    ///
+    /// # Errors
+    ///
+    /// * If the data is not authentic or could not be decrypted.
+    pub fn decrypt_data(&self, data: &[u8]) -> RusticResult<Vec<u8>> {
+        CryptoKey::decrypt_data(&self.key(), data)
+    }
 }
 
 /// Get a [`KeyFile`] from the backend
