@@ -9,6 +9,8 @@ use std::process::ExitCode;
 pub const FAILED: u8 = 1;
 pub const USAGE: u8 = 2;
 pub const REPOSITORY: u8 = 3;
+/// SIGINT or SIGTERM, for either (SPEC §4), after the clean-up ran.
+pub const INTERRUPTED: u8 = 130;
 
 /// A usage error found by a command (bad spec, bad flag combination).
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@ mod exit;
 mod output;
 
 use clap::{Parser, Subcommand};
+use lifeboat_core::CancelToken;
 
 /// mimalloc instead of glibc's malloc: the archiver hands megabyte-sized chunk
 /// buffers between threads, which glibc serves from per-thread arenas that only grow
@@ -67,6 +68,8 @@ pub struct Ctx {
     pub config_path: PathBuf,
     pub json: bool,
     pub quiet: bool,
+    /// Set by SIGINT/SIGTERM; long operations stop at their next step.
+    pub cancel: CancelToken,
 }
 
 fn init_logging(cli: &Cli) {
@@ -91,18 +94,29 @@ fn init_logging(cli: &Cli) {
         .init();
 }
 
-/// On SIGINT/SIGTERM: stop and remove every throwaway server and temp dir, then exit.
-/// (A process ended by a signal runs no destructors.)
-fn cleanup_on_signals() {
+/// On SIGINT/SIGTERM. A backup is cancelled cooperatively: its token is set and its
+/// children killed, so the dump in progress fails (no partial snapshot), the remaining
+/// sources are skipped, after_backup hooks run and the command exits 130 by itself.
+/// Other commands stop here, after their throwaway servers and temp dirs are removed. A
+/// second signal always exits at once.
+fn cleanup_on_signals(cancel: CancelToken, cooperative: bool) {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
         return;
     };
     std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
+        let mut seen = 0;
+        for _ in signals.forever() {
+            seen += 1;
+            cancel.cancel();
+            let killed = lifeboat_sources::process::kill_all_children();
             let cleaned = lifeboat_sources::scratch::cleanup_all();
+            if cooperative && seen == 1 {
+                eprintln!("interrupted: stopping ({killed} child process(es) killed); after_backup hooks will run; press Ctrl-C again to quit at once");
+                continue;
+            }
             eprintln!("interrupted: removed {cleaned} throwaway server(s) and their data; nothing partial was saved");
-            std::process::exit(128 + signal);
+            std::process::exit(i32::from(exit::INTERRUPTED));
         }
     });
 }
@@ -110,11 +124,13 @@ fn cleanup_on_signals() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
-    cleanup_on_signals();
+    let cancel = CancelToken::new();
+    cleanup_on_signals(cancel.clone(), matches!(cli.command, Command::Backup(_)));
     let ctx = Ctx {
         config_path: config::locate(cli.config.as_deref()),
         json: cli.json,
         quiet: cli.quiet,
+        cancel,
     };
     let result = match cli.command {
         Command::Init => commands::init::run(&ctx),

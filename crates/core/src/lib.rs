@@ -1,6 +1,7 @@
 //! Pure domain of lifeboat: the configuration model, source selection, manifests,
 //! snapshot naming and secrets. No IO of its own, no clock: time is always an argument.
 
+pub mod cancel;
 pub mod duration;
 pub mod fill;
 pub mod layout;
@@ -9,6 +10,7 @@ pub mod model;
 pub mod secret;
 pub mod selector;
 
+pub use cancel::{CancelToken, Cancelled};
 pub use fill::read_full;
 pub use manifest::{Facts, Manifest, TableCount};
 pub use model::{

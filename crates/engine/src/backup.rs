@@ -4,7 +4,7 @@
 use crate::EngineError;
 use lifeboat_core::layout::{self, payload_root, TAG_PRE_RESTORE};
 use lifeboat_core::manifest::MANIFEST_VERSION;
-use lifeboat_core::{AppSpec, Facts, Manifest, SourceKind, SourceSpec};
+use lifeboat_core::{AppSpec, CancelToken, Facts, Manifest, SourceKind, SourceSpec};
 use lifeboat_repo::{
     PayloadStats, RepoAccess, RepoError, SnapshotMeta, StoredSnapshot, StreamEntry,
 };
@@ -50,11 +50,14 @@ pub struct BackupReport {
     pub sources: Vec<SourceReport>,
     /// Hook failures (they fail the run but are not a source's failure).
     pub errors: Vec<String>,
+    /// The run was interrupted: sources not yet done were skipped, nothing partial was
+    /// saved, and the after_backup hooks ran.
+    pub cancelled: bool,
 }
 
 impl BackupReport {
     pub fn ok(&self) -> bool {
-        self.errors.is_empty() && self.sources.iter().all(|s| s.ok)
+        !self.cancelled && self.errors.is_empty() && self.sources.iter().all(|s| s.ok)
     }
 }
 
@@ -66,18 +69,25 @@ pub struct Stored {
 }
 
 /// Runs one backup cycle for `selected` (app, sources) pairs, grouped per app.
+/// A cancelled run skips what has not started, fails the dump in progress (no partial
+/// snapshot) and still runs the after_backup hooks of the app it was in.
 pub fn run_backup(
     repo: &mut impl RepoAccess,
     selected: &[(&AppSpec, Vec<&SourceSpec>)],
     run_id: &str,
     now: &jiff::Zoned,
+    cancel: &CancelToken,
 ) -> Result<BackupReport, EngineError> {
     let mut report = BackupReport {
         run_id: run_id.to_string(),
         sources: Vec::new(),
         errors: Vec::new(),
+        cancelled: false,
     };
     for (app, sources) in selected {
+        if cancel.is_cancelled() {
+            break;
+        }
         if !app.before_backup.is_empty() {
             // Never stop an application for a backup that could not be stored.
             repo.repo()?;
@@ -87,6 +97,12 @@ pub fn run_backup(
             report.errors.push(format!("{}: {e}", app.name));
         }
         for source in sources {
+            if cancel.is_cancelled() {
+                report
+                    .sources
+                    .push(skipped(app, source, "skipped: the run was interrupted"));
+                continue;
+            }
             if before.is_err() {
                 report
                     .sources
@@ -107,6 +123,7 @@ pub fn run_backup(
             report.errors.push(format!("{}: {e}", app.name));
         }
     }
+    report.cancelled = cancel.is_cancelled();
     Ok(report)
 }
 

@@ -37,6 +37,8 @@ pub struct Repo {
     lock_wait: std::time::Duration,
     /// The lock this handle holds for its command, removed when it is dropped.
     held: Option<crate::RepoLock>,
+    /// The command's cancellation: stores in progress fail at their next read.
+    cancel: lifeboat_core::CancelToken,
 }
 
 fn backends(opts: &RepoOptions) -> Result<(RepositoryBackends, Location), RepoError> {
@@ -93,6 +95,7 @@ impl Handle {
             locks,
             lock_wait: opts.lock_wait,
             held: None,
+            cancel: lifeboat_core::CancelToken::default(),
         }
     }
 }
@@ -162,6 +165,15 @@ impl Repo {
 
     pub(crate) fn lock_store(&self) -> Result<LockStore, RepoError> {
         Ok(self.locks.clone())
+    }
+
+    /// Makes stores of this handle fail once `cancel` is cancelled.
+    pub fn set_cancel(&mut self, cancel: &lifeboat_core::CancelToken) {
+        self.cancel = cancel.clone();
+    }
+
+    pub(crate) fn cancel_token(&self) -> lifeboat_core::CancelToken {
+        self.cancel.clone()
     }
 
     /// Takes a `kind` lock for as long as this handle lives (see [`Repo::lock`]),

@@ -26,9 +26,15 @@ impl RepoAccess for Repo {
 
 impl RepoSlot {
     /// Starts opening the repository on another thread, then taking a `lock` on it.
-    pub fn open_in_background(opts: RepoOptions, lock: Option<LockKind>) -> RepoSlot {
+    pub fn open_in_background(
+        opts: RepoOptions,
+        lock: Option<LockKind>,
+        cancel: &lifeboat_core::CancelToken,
+    ) -> RepoSlot {
+        let cancel = cancel.clone();
         RepoSlot(State::Opening(std::thread::spawn(move || {
             let mut repo = Repo::open(&opts)?;
+            repo.set_cancel(&cancel);
             if let Some(kind) = lock {
                 repo.hold_lock(kind)?;
             }

@@ -163,6 +163,10 @@ struct TrackedFile {
 
 impl Read for TrackedFile {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Err(e) = self.tally.check_cancelled() {
+            self.tally.error(format!("{}: {e}", self.path.display()));
+            return Err(e);
+        }
         self.file.read(buf).inspect_err(|e| {
             self.tally.error(format!("{}: {e}", self.path.display()));
         })
@@ -241,7 +245,7 @@ impl Repo {
         streams: Vec<StreamEntry>,
         produce: ManifestFn,
     ) -> Result<StoredSnapshot, RepoError> {
-        let tally = Arc::new(Tally::default());
+        let tally = Arc::new(Tally::cancellable(self.cancel_token()));
         let outcome = Outcome::default();
         let mut entries: Vec<_> = streams
             .into_iter()
@@ -279,7 +283,7 @@ impl Repo {
         exclude: &[String],
         produce: ManifestFn,
     ) -> Result<StoredSnapshot, RepoError> {
-        let tally = Arc::new(Tally::default());
+        let tally = Arc::new(Tally::cancellable(self.cancel_token()));
         let outcome = Outcome::default();
         let mut excludes = Excludes::default();
         excludes.globs = exclude.iter().map(|g| override_glob(dir, g)).collect();

@@ -23,9 +23,27 @@ pub(crate) struct TallyState {
 pub(crate) struct Tally {
     state: Mutex<TallyState>,
     idle: Condvar,
+    /// Once cancelled, every payload reader fails at its next read.
+    cancel: lifeboat_core::CancelToken,
 }
 
 impl Tally {
+    pub fn cancellable(cancel: lifeboat_core::CancelToken) -> Self {
+        Self {
+            cancel,
+            ..Self::default()
+        }
+    }
+
+    /// An error once the command was cancelled (the reader then fails its entry, so
+    /// the snapshot gets no manifest and is deleted).
+    pub fn check_cancelled(&self) -> io::Result<()> {
+        self.cancel
+            .check()
+            // not ErrorKind::Interrupted: read loops retry that forever
+            .map_err(io::Error::other)
+    }
+
     pub fn with<R>(&self, f: impl FnOnce(&mut TallyState) -> R) -> R {
         let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         f(&mut guard)
@@ -117,6 +135,10 @@ impl StreamReader {
 
 impl Read for StreamReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Err(e) = self.tally.check_cancelled() {
+            self.fail(format!("{}: {e}", self.name));
+            return Err(e);
+        }
         let filled = match lifeboat_core::read_full(&mut self.inner, buf) {
             Ok(n) => n,
             Err(e) => {
@@ -236,6 +258,22 @@ mod tests {
             assert!(s.errors.is_empty());
             assert_eq!(s.total_bytes, 100);
             assert_eq!(s.streams[0].sha256.as_deref().map(str::len), Some(64));
+        });
+    }
+
+    #[test]
+    fn cancelled_stream_reader_fails_at_its_next_read() {
+        let cancel = lifeboat_core::CancelToken::new();
+        let tally = Arc::new(Tally::cancellable(cancel.clone()));
+        let mut r = StreamReader::new("d".into(), Box::new(Trickle(vec![1; 10], 0)), false, &tally);
+        let mut buf = [0u8; 4];
+        r.read_exact(&mut buf).unwrap();
+        cancel.cancel();
+        assert!(r.read(&mut buf).is_err());
+        drop(r);
+        tally.wait_idle(|s| {
+            assert_eq!(s.errors.len(), 1);
+            assert!(s.errors[0].contains("cancelled"), "{:?}", s.errors);
         });
     }
 

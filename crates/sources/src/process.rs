@@ -1,13 +1,46 @@
 //! Running a dump or restore tool: stream stdout, drain stderr concurrently keeping its
 //! tail for the error message, check the exit status, kill the child if abandoned.
+//! Every child runs in its own process group, and every running group is known, so
+//! that a cancelled command kills them all (a `sh -c` and what it started, too).
 
 use crate::SourceError;
 use std::io::{self, Read};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 /// Bytes of stderr kept for error messages.
 const STDERR_TAIL: usize = 4096;
+
+/// Process groups of the children running now (each child leads its own group).
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+fn running() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    RUNNING.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Kills every running child's process group (on cancellation: a dump tool blocked on
+/// a lock or a slow network would otherwise keep its reader waiting). Returns how many.
+pub fn kill_all_children() -> usize {
+    let groups = std::mem::take(&mut *running());
+    for pgid in &groups {
+        kill_group(*pgid);
+    }
+    groups.len()
+}
+
+fn kill_group(pgid: u32) {
+    if let Ok(pid) = i32::try_from(pgid) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+fn forget_group(pgid: u32) {
+    running().retain(|g| *g != pgid);
+}
 
 /// A running child process.
 pub struct Running {
@@ -42,6 +75,8 @@ impl Running {
             Stdio::null()
         })
         .stderr(Stdio::piped());
+        // Its own group: a terminal's Ctrl-C reaches lifeboat only, which decides.
+        std::os::unix::process::CommandExt::process_group(cmd, 0);
         let mut child = cmd.spawn().map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => SourceError::MissingTool {
                 tool: tool.to_string(),
@@ -55,6 +90,7 @@ impl Running {
                 source: e,
             },
         })?;
+        running().push(child.id());
         let stderr = child.stderr.take().map(|mut err| {
             std::thread::spawn(move || {
                 let mut tail = Vec::new();
@@ -118,6 +154,7 @@ impl Running {
             .wait()
             .map_err(SourceError::io(format!("waiting for {}", self.tool)))?;
         self.finished = true;
+        forget_group(self.child.id());
         Ok(status)
     }
 }
@@ -125,8 +162,11 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         if !self.finished {
+            // the whole group: a `sh -c` leaves its own children otherwise
+            kill_group(self.child.id());
             let _ = self.child.kill();
             let _ = self.child.wait();
+            forget_group(self.child.id());
         }
     }
 }

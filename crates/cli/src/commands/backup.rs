@@ -32,16 +32,20 @@ pub fn run(ctx: &Ctx, args: BackupArgs) -> anyhow::Result<ExitCode> {
     let mut repo = lifeboat_repo::RepoSlot::open_in_background(
         super::repo_options(&loaded.config),
         Some(lifeboat_repo::LockKind::Shared),
+        &ctx.cancel,
     );
     let now = super::now();
     let run_id = super::new_run_id(&now);
-    let report = lifeboat_engine::run_backup(&mut repo, &selected, &run_id, &now)?;
+    let report = lifeboat_engine::run_backup(&mut repo, &selected, &run_id, &now, &ctx.cancel)?;
     if ctx.json {
         crate::output::json(&report)?;
     } else {
         print_report(&report, ctx.quiet);
     }
-    Ok(if report.ok() {
+    Ok(if report.cancelled {
+        eprintln!("interrupted: nothing partial was saved; after_backup hooks ran");
+        ExitCode::from(crate::exit::INTERRUPTED)
+    } else if report.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(crate::exit::FAILED)
