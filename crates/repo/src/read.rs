@@ -142,9 +142,10 @@ impl RepoReader<'_> {
         let repo = self.full()?;
         // The root node first: rustic lists only what is under it, so the target
         // directory would keep its own mode, owner and times.
+        let ls = LsOptions::default();
         let nodes = || -> Result<_, RepoError> {
             let top = std::iter::once(Ok((PathBuf::new(), node.clone())));
-            Ok(top.chain(repo.ls(&node, &LsOptions::default()).map_err(engine)?))
+            Ok(top.chain(repo.ls(&node, &ls).map_err(engine)?))
         };
         let plan = repo
             .prepare_restore(&restore, nodes()?, &dest, false)

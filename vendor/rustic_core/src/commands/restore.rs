@@ -67,9 +67,12 @@ pub struct RestoreOptions {
 
 #[derive(Serialize, Default, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+/// lifeboat patch (docs only, now that it is exported): how holes are restored.
 pub enum SparseRestore {
+    /// Write every byte.
     #[default]
     No,
+    /// Make all-zero chunks holes.
     ByContent,
 }
 
