@@ -4,9 +4,10 @@
 //!
 //! Compared per entry: type, mode with setuid/setgid/sticky, uid/gid, mtime to the
 //! nanosecond (files, dirs, FIFOs and sockets; symlinks' own times too), content,
-//! symlink target, device numbers, hard-link groups, `user.*` xattrs, and allocation
-//! of sparse files (st_blocks, within the chunker's granularity: a chunk mixing data and
-//! zeros is stored whole, so a hole is restored from the first all-zero chunk on).
+//! symlink target, device numbers, hard-link groups, `user.*` xattrs, and whether a
+//! large file is sparse (st_blocks: less than half allocated). Allocation is not
+//! compared block for block: a chunk mixing data and zeros is stored whole, so a hole
+//! is restored from the first all-zero chunk (0.5–8 MiB) on.
 //!
 //! Sockets: restic skips them; rustic stores them and restores them with mknod (an
 //! unbound socket inode, as `cp -a`/rsync do). They are compared like FIFOs.
@@ -36,8 +37,8 @@ struct Entry {
     body: String,
     /// Other paths of the same inode (hard links), sorted.
     links: Vec<Vec<u8>>,
-    /// Allocated 512-byte blocks, rounded up to whole MiB (see the module comment).
-    alloc_mib: u64,
+    /// For files of 16 MiB or more: "sparse" when less than half is allocated.
+    alloc: &'static str,
     xattrs: Vec<(String, Vec<u8>)>,
 }
 
@@ -120,10 +121,10 @@ fn fingerprint(root: &Path) -> Tree {
             };
             let mut links = inodes.get(&m.ino()).cloned().unwrap_or_default();
             links.sort();
-            let alloc_mib = if kind == "file" {
-                (m.blocks() * 512).div_ceil(1 << 20)
-            } else {
-                0
+            let alloc = match (kind, m.len() >= 16 << 20) {
+                ("file", true) if m.blocks() * 512 * 2 < m.len() => "sparse",
+                ("file", true) => "dense",
+                _ => "-",
             };
             let xattrs = if kind == "symlink" {
                 Vec::new()
@@ -132,13 +133,17 @@ fn fingerprint(root: &Path) -> Tree {
             };
             let entry = Entry {
                 kind: kind.to_string(),
-                mode: if kind == "symlink" { 0 } else { m.mode() & 0o7777 },
+                mode: if kind == "symlink" {
+                    0
+                } else {
+                    m.mode() & 0o7777
+                },
                 uid: m.uid(),
                 gid: m.gid(),
                 mtime: (m.mtime(), m.mtime_nsec()),
                 body,
                 links,
-                alloc_mib,
+                alloc,
                 xattrs,
             };
             (r, entry)
@@ -184,7 +189,15 @@ fn sh(cmd: &str, args: &[&OsStr]) {
 }
 
 fn touch_ns(path: &Path, stamp: &str) {
-    sh("touch", &["-h".as_ref(), "-d".as_ref(), stamp.as_ref(), path.as_os_str()]);
+    sh(
+        "touch",
+        &[
+            "-h".as_ref(),
+            "-d".as_ref(),
+            stamp.as_ref(),
+            path.as_os_str(),
+        ],
+    );
 }
 
 fn write(path: &Path, bytes: &[u8]) {
@@ -407,7 +420,12 @@ fn round_trip(case: &str, make: fn(&Path)) {
     let fresh = ws.path("fresh");
     ws.run(&["restore", "c/d", "--to", fresh.to_str().unwrap()])
         .assert_ok();
-    assert_same("restore into an empty directory", case, &want, &fingerprint(&fresh));
+    assert_same(
+        "restore into an empty directory",
+        case,
+        &want,
+        &fingerprint(&fresh),
+    );
 
     // Over the existing, modified tree: without --delete, extras stay.
     mutate(&data);
@@ -421,8 +439,11 @@ fn round_trip(case: &str, make: fn(&Path)) {
     for p in &strays {
         let name = Path::new(OsStr::from_bytes(p));
         assert!(
-            name.file_name().is_some_and(|n| n.as_bytes().starts_with(b"stray"))
-                || name.components().any(|c| c.as_os_str() == "was-a-file" || c.as_os_str() == "inside"),
+            name.file_name()
+                .is_some_and(|n| n.as_bytes().starts_with(b"stray"))
+                || name
+                    .components()
+                    .any(|c| c.as_os_str() == "was-a-file" || c.as_os_str() == "inside"),
             "{case}: unexpected extra {}",
             name.display()
         );
@@ -430,7 +451,8 @@ fn round_trip(case: &str, make: fn(&Path)) {
     }
     assert_same("restore --force over a modified tree", case, &want, &got);
 
-    ws.run(&["restore", "c/d", "--force", "--delete"]).assert_ok();
+    ws.run(&["restore", "c/d", "--force", "--delete"])
+        .assert_ok();
     assert_same("restore --force --delete", case, &want, &fingerprint(&data));
 
     ws.run(&["verify", "c/d"]).assert_ok();
@@ -497,17 +519,32 @@ fn conformance_delete_over_tree_with_excluded_paths() {
     write(&data.join("scratch.tmp"), b"t");
     write(&data.join("keep/important.tmp"), b"kept by negation");
     write(&data.join("cache/x/y"), b"c");
-    ws.config(&config(&ws, "\"database/\", \"*.tmp\", \"!important.tmp\", \"/cache/\""));
+    ws.config(&config(
+        &ws,
+        "\"database/\", \"*.tmp\", \"!important.tmp\", \"/cache/\"",
+    ));
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup"]).assert_ok();
     let mut want = fingerprint(&data);
-    for p in ["database", "database/PG_VERSION", "scratch.tmp", "cache", "cache/x", "cache/x/y"] {
+    for p in [
+        "database",
+        "database/PG_VERSION",
+        "scratch.tmp",
+        "cache",
+        "cache/x",
+        "cache/x/y",
+    ] {
         want.remove(p.as_bytes());
     }
     let fresh = ws.path("fresh");
     ws.run(&["restore", "c/d", "--to", fresh.to_str().unwrap()])
         .assert_ok();
-    assert_same("restore of an excluding backup", "excludes", &want, &fingerprint(&fresh));
+    assert_same(
+        "restore of an excluding backup",
+        "excludes",
+        &want,
+        &fingerprint(&fresh),
+    );
 
     write(&data.join("stray.txt"), b"not in the backup");
     write(&data.join("database/base/1"), b"live data");
@@ -517,7 +554,8 @@ fn conformance_delete_over_tree_with_excluded_paths() {
         .assert_ok();
     assert!(plan.stdout.contains("stray.txt"), "{}", plan.stdout);
     assert!(!plan.stdout.contains("database"), "{}", plan.stdout);
-    ws.run(&["restore", "c/d", "--force", "--delete"]).assert_ok();
+    ws.run(&["restore", "c/d", "--force", "--delete"])
+        .assert_ok();
     assert!(!data.join("stray.txt").exists());
     assert_eq!(fingerprint(&data.join("database")), before_excluded);
     assert!(data.join("scratch.tmp").exists() && data.join("cache/x/y").exists());
@@ -530,6 +568,11 @@ fn conformance_delete_over_tree_with_excluded_paths() {
     }
     ws.run(&["restore", "c/d", "--force", "--delete-excluded"])
         .assert_ok();
-    assert_same("restore --delete-excluded", "excludes", &want, &fingerprint(&data));
+    assert_same(
+        "restore --delete-excluded",
+        "excludes",
+        &want,
+        &fingerprint(&data),
+    );
     ws.run(&["verify", "c/d"]).assert_ok();
 }

@@ -72,7 +72,10 @@ mod tests {
         assert!(!x.excludes(Path::new("log"), false), "dir-only");
         assert!(!x.excludes(Path::new("uploads/log"), true), "anchored");
         assert!(x.excludes(Path::new("cache/tmp"), false));
-        assert!(!x.excludes(Path::new("x/cache/tmp"), false), "inner slash anchors");
+        assert!(
+            !x.excludes(Path::new("x/cache/tmp"), false),
+            "inner slash anchors"
+        );
         assert!(x.excludes(Path::new("deep/build"), true));
         assert!(x.excludes_path(Path::new("deep/build/important.tmp"), false));
     }

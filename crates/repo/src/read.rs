@@ -1,10 +1,10 @@
 //! Reading backups back: manifests, dump streams and directory trees.
 
 use crate::error::engine;
+use crate::tree_restore::{self, Kind, Listing, Removal, TreeRestoreOptions};
 use crate::{Repo, RepoError};
 use lifeboat_core::layout::MANIFEST_PATH;
 use lifeboat_core::Manifest;
-use crate::tree_restore::{self, Kind, Listing, Removal, TreeRestoreOptions};
 use rustic_core::repofile::{Node, NodeType, SnapshotFile};
 use rustic_core::{
     IndexedFullStatus, LocalDestination, LsOptions, Repository, RestoreOptions, SparseRestore,

@@ -211,7 +211,9 @@ impl Read for TrackedFile {
             self.finish();
             return Ok(0);
         }
-        let limit = usize::try_from(self.left).unwrap_or(usize::MAX).min(buf.len());
+        let limit = usize::try_from(self.left)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
         let n = self.file.read(&mut buf[..limit]).inspect_err(|e| {
             self.tally.error(format!("{}: {e}", self.path.display()));
         })?;
@@ -359,7 +361,10 @@ impl Repo {
         .map_err(engine)?
         .keep_root()
         .filter_entry(move |entry| {
-            let rel = entry.path().strip_prefix(&walk_root).unwrap_or(entry.path());
+            let rel = entry
+                .path()
+                .strip_prefix(&walk_root)
+                .unwrap_or(entry.path());
             let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
             !matcher.excludes(rel, is_dir)
         });
