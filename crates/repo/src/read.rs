@@ -141,10 +141,16 @@ impl RepoReader<'_> {
         let dest = LocalDestination::new(&dest_str, true, false).map_err(engine)?;
         let repo = self.full()?;
         // The root node first: rustic lists only what is under it, so the target
-        // directory would keep its own mode, owner and times.
+        // directory would keep its own mode, owner and times. Snapshots taken before
+        // lifeboat stored the root have a synthesized one (0755, no times): skip it.
         let ls = LsOptions::default();
+        let top = node
+            .meta
+            .mtime
+            .is_some()
+            .then(|| (PathBuf::new(), node.clone()));
         let nodes = || -> Result<_, RepoError> {
-            let top = std::iter::once(Ok((PathBuf::new(), node.clone())));
+            let top = top.clone().map(Ok).into_iter();
             Ok(top.chain(repo.ls(&node, &ls).map_err(engine)?))
         };
         let plan = repo
