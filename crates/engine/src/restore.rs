@@ -9,7 +9,7 @@ use lifeboat_core::{
     AppSpec, BucketSettings, FilesSettings, MysqlDatabases, MysqlSettings, PostgresSettings,
     RedisRestoreMode, RedisSettings, SourceKind, SourceSpec,
 };
-use lifeboat_repo::{Repo, RepoReader};
+use lifeboat_repo::{Repo, RepoReader, TreeRestoreOptions};
 use lifeboat_sources::bucket::{self, BucketTarget};
 use lifeboat_sources::mysql::{self, MysqlTarget};
 use lifeboat_sources::postgres::{cluster, prepare_target, start_restore, PgTarget, TargetState};
@@ -27,8 +27,11 @@ pub struct RestoreOptions {
     pub to: Option<String>,
     pub force: bool,
     pub no_safety_backup: bool,
-    /// files: remove what the backup does not have (`--delete`, `--clean`).
+    /// files: remove what the backup does not have (`--delete`, `--clean`), except
+    /// what the source's excludes match.
     pub delete: bool,
+    /// files: with `delete`, remove excluded paths too (`--delete-excluded`).
+    pub delete_excluded: bool,
     /// Only say what would happen.
     pub plan_only: bool,
 }
@@ -84,6 +87,18 @@ pub fn restore_source(
     };
     let safety = holds_data && !opts.no_safety_backup;
     report.steps = target.plan(chosen.short_id(), holds_data, safety, opts);
+    if let Target::Files { dir, settings } = &target {
+        if opts.force || !holds_data {
+            let root = payload_root(&app.name, &source.name);
+            let removals = repo
+                .reader()?
+                .plan_tree(&chosen.id, &root, dir, &tree_options(settings, opts))
+                .map_err(|e| EngineError::failed(&spec, e.to_string()))?;
+            report
+                .steps
+                .extend(removals.iter().filter_map(|r| r.describe(dir)));
+        }
+    }
     if opts.plan_only {
         return Ok(report);
     }
@@ -355,10 +370,10 @@ impl Target {
                 ));
             }
             Target::Files { .. } => {
-                let delete = if opts.delete {
-                    ", deleting files not in the backup"
-                } else {
-                    ""
+                let delete = match (opts.delete, opts.delete_excluded) {
+                    (true, false) => ", deleting files not in the backup (excluded paths are kept)",
+                    (true, true) => ", deleting files not in the backup, excluded paths too",
+                    (false, _) => "",
                 };
                 steps.push(format!("restore snapshot {snapshot} into {target}{delete}"));
             }
@@ -393,8 +408,8 @@ impl Target {
             Target::Postgres { target, settings } => {
                 restore_postgres(reader, id, root, target, settings)
             }
-            Target::Files { dir, .. } => reader
-                .restore_tree(id, root, dir, opts.delete)
+            Target::Files { dir, settings } => reader
+                .restore_tree(id, root, dir, &tree_options(settings, opts))
                 .map_err(|e| e.to_string()),
             Target::Command { command } => restore_command(reader, id, root, command),
             Target::Sqlite { path } => restore_sqlite(reader, id, root, path),
@@ -405,6 +420,16 @@ impl Target {
             Target::RedisOffline { dir } => restore_redis_offline(reader, id, root, dir),
             Target::Bucket { target, .. } => restore_bucket(reader, id, root, target, opts.delete),
         }
+    }
+}
+
+/// How a files restore treats the target's extra entries: the source's excludes
+/// protect paths from `--delete` unless `--delete-excluded`.
+fn tree_options(settings: &FilesSettings, opts: &RestoreOptions) -> TreeRestoreOptions {
+    TreeRestoreOptions {
+        delete: opts.delete || opts.delete_excluded,
+        delete_excluded: opts.delete_excluded,
+        exclude: settings.exclude.clone(),
     }
 }
 

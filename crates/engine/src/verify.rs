@@ -245,7 +245,12 @@ impl Checked<'_, '_> {
             .tempdir()
             .map_err(|e| e.to_string())?;
         self.reader
-            .restore_tree(self.id, self.root, dir.path(), false)
+            .restore_tree(
+                self.id,
+                self.root,
+                dir.path(),
+                &lifeboat_repo::TreeRestoreOptions::default(),
+            )
             .map_err(|e| e.to_string())?;
         let (count, bytes) = count_files(dir.path()).map_err(|e| e.to_string())?;
         let facts = &self.manifest.facts;

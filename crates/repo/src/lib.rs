@@ -4,6 +4,7 @@
 
 mod check;
 mod error;
+mod exclude;
 mod location;
 mod lock;
 mod lock_file;
@@ -13,9 +14,11 @@ mod slot;
 mod snapshots;
 mod store;
 mod tally;
+mod tree_restore;
 
 pub use check::CheckReport;
 pub use error::RepoError;
+pub use exclude::{check_exclude_patterns, ExcludeMatcher};
 pub use location::Location;
 pub use lock::{FoundLock, LockKind, RepoLock};
 pub use lock_file::{LockInfo, Stale};
@@ -24,3 +27,4 @@ pub use read::RepoReader;
 pub use slot::{RepoAccess, RepoSlot};
 pub use snapshots::SnapshotInfo;
 pub use store::{PayloadStats, SnapshotMeta, StoredSnapshot, StreamEntry, StreamStats};
+pub use tree_restore::{Removal, TreeRestoreOptions, Why};

@@ -1,13 +1,16 @@
 //! Reading backups back: manifests, dump streams and directory trees.
 
 use crate::error::engine;
+use crate::tree_restore::{self, Kind, Listing, Removal, TreeRestoreOptions};
 use crate::{Repo, RepoError};
 use lifeboat_core::layout::MANIFEST_PATH;
 use lifeboat_core::Manifest;
-use rustic_core::repofile::SnapshotFile;
-use rustic_core::{IndexedFullStatus, LocalDestination, LsOptions, Repository, RestoreOptions};
+use rustic_core::repofile::{Node, NodeType, SnapshotFile};
+use rustic_core::{
+    IndexedFullStatus, LocalDestination, LsOptions, Repository, RestoreOptions, SparseRestore,
+};
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The repository with its full index loaded, for reading data. Dropping it gives
 /// the plain handle back to its [`Repo`].
@@ -104,30 +107,81 @@ impl RepoReader<'_> {
         self.dump_path(id, &format!("{root}/{name}"), out)
     }
 
+    /// The tree under `root` of snapshot `id`: its root node and every path in it.
+    fn tree_listing(&self, id: &str, root: &str) -> Result<(Node, Listing), RepoError> {
+        let snap = self.snapshot(id)?;
+        let repo = self.full()?;
+        let node = repo
+            .node_from_path(snap.tree, Path::new(root))
+            .map_err(|_| RepoError::Incomplete(format!("snapshot {id} holds no {root}")))?;
+        if !node.is_dir() {
+            return Err(RepoError::Incomplete(format!(
+                "snapshot {id}: {root} is not a directory"
+            )));
+        }
+        let mut listing = Listing::new();
+        for item in repo.ls(&node, &LsOptions::default()).map_err(engine)? {
+            let (path, node) = item.map_err(engine)?;
+            let kind = match node.node_type {
+                NodeType::Dir => Kind::Dir,
+                NodeType::File => Kind::File,
+                NodeType::Symlink { .. } => Kind::Symlink,
+                _ => Kind::Special,
+            };
+            listing.insert(path, kind);
+        }
+        Ok((node, listing))
+    }
+
+    /// What restoring the tree under `root` of snapshot `id` into `target` would
+    /// remove from it first.
+    pub fn plan_tree(
+        &self,
+        id: &str,
+        root: &str,
+        target: &Path,
+        opts: &TreeRestoreOptions,
+    ) -> Result<Vec<Removal>, RepoError> {
+        let (_, listing) = self.tree_listing(id, root)?;
+        tree_restore::plan(target, &listing, opts)
+    }
+
     /// Restores the tree under `root` of snapshot `id` into directory `target`, keeping
-    /// modes, owners, times and symlinks; with `delete`, removes what the backup lacks.
+    /// modes, owners, times, xattrs, hard links, symlinks and holes, the target
+    /// directory's own included. Entries in the way are replaced; with `delete`, what the
+    /// backup lacks is removed, except what the excludes protect (see [`Removal`]).
     pub fn restore_tree(
         &self,
         id: &str,
         root: &str,
         target: &Path,
-        delete: bool,
+        opts: &TreeRestoreOptions,
     ) -> Result<(), RepoError> {
-        let snap = self.snapshot(id)?;
-        let node = self
-            .full()?
-            .node_from_path(snap.tree, Path::new(root))
-            .map_err(engine)?;
-        let ls = LsOptions::default();
-        let mut opts = RestoreOptions::default();
-        opts.delete = delete;
+        let (node, listing) = self.tree_listing(id, root)?;
+        let removals = tree_restore::plan(target, &listing, opts)?;
+        tree_restore::apply(target, &removals)?;
+        let mut restore = RestoreOptions::default();
+        restore.sparse = Some(SparseRestore::ByContent);
         let dest_str = format!("{}/", target.display());
-        let dest = LocalDestination::new(&dest_str, true, !node.is_dir()).map_err(engine)?;
+        let dest = LocalDestination::new(&dest_str, true, false).map_err(engine)?;
         let repo = self.full()?;
+        // The root node first: rustic lists only what is under it, so the target
+        // directory would keep its own mode, owner and times. Snapshots taken before
+        // lifeboat stored the root have a synthesized one (0755, no times): skip it.
+        let ls = LsOptions::default();
+        let top = node
+            .meta
+            .mtime
+            .is_some()
+            .then(|| (PathBuf::new(), node.clone()));
+        let nodes = || -> Result<_, RepoError> {
+            let top = top.clone().map(Ok).into_iter();
+            Ok(top.chain(repo.ls(&node, &ls).map_err(engine)?))
+        };
         let plan = repo
-            .prepare_restore(&opts, repo.ls(&node, &ls).map_err(engine)?, &dest, false)
+            .prepare_restore(&restore, nodes()?, &dest, false)
             .map_err(engine)?;
-        repo.restore(plan, &opts, repo.ls(&node, &ls).map_err(engine)?, &dest)
+        repo.restore(plan, &restore, nodes()?, &dest)
             .map_err(engine)
     }
 }

@@ -2,6 +2,7 @@
 //! manifest, which exists only if the payload was read completely (see `tally`).
 
 use crate::error::engine;
+use crate::exclude::ExcludeMatcher;
 use crate::tally::{ManifestFn, ManifestReader, StreamReader, Tally};
 use crate::{Repo, RepoError};
 use lifeboat_core::layout::MANIFEST_PATH;
@@ -124,6 +125,7 @@ enum TreeOpen {
         crate::tally::PendingToken,
         Arc<Tally>,
         PathBuf,
+        u64,
     ),
     Manifest(Box<dyn Read + Send>),
 }
@@ -134,11 +136,13 @@ impl ReadSourceOpen for TreeOpen {
     fn open(self) -> RusticResult<Self::Reader> {
         match self {
             TreeOpen::Manifest(r) => Ok(r),
-            TreeOpen::File(open, token, tally, path) => match open.open() {
+            TreeOpen::File(open, token, tally, path, size) => match open.open() {
                 Ok(file) => Ok(Box::new(TrackedFile {
                     file,
                     tally,
                     path,
+                    left: size,
+                    done: false,
                     _token: token,
                 })),
                 Err(e) => {
@@ -153,12 +157,52 @@ impl ReadSourceOpen for TreeOpen {
     }
 }
 
-/// A file being read for a `files` backup; read errors fail the backup.
+/// A file being read for a `files` backup; read errors fail the backup. It reads at
+/// most the size `stat` gave when the walk found it, so that what is stored matches
+/// the node (a file still growing is cut there, with a warning); a file that shrank
+/// meanwhile is stored as read, and the tally counts the bytes actually stored.
 struct TrackedFile {
     file: std::fs::File,
     tally: Arc<Tally>,
     path: PathBuf,
+    /// Bytes still expected (the size the walk saw minus what was read).
+    left: u64,
+    done: bool,
     _token: crate::tally::PendingToken,
+}
+
+impl TrackedFile {
+    /// The file ended (or reached its walked size): warn about a changed size and
+    /// count the difference.
+    fn finish(&mut self) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        if self.left > 0 {
+            tracing::warn!(
+                path = %self.path.display(),
+                missing = self.left,
+                "file shrank while being backed up; stored what was read"
+            );
+            let missing = std::mem::take(&mut self.left);
+            self.tally
+                .with(|s| s.total_bytes = s.total_bytes.saturating_sub(missing));
+        } else if self
+            .file
+            .metadata()
+            .is_ok_and(|m| m.len() > self.file_len_seen())
+        {
+            tracing::warn!(
+                path = %self.path.display(),
+                "file grew while being backed up; stored its size when the backup reached it"
+            );
+        }
+    }
+
+    fn file_len_seen(&self) -> u64 {
+        use std::io::Seek;
+        (&self.file).stream_position().unwrap_or(u64::MAX)
+    }
 }
 
 impl Read for TrackedFile {
@@ -167,9 +211,21 @@ impl Read for TrackedFile {
             self.tally.error(format!("{}: {e}", self.path.display()));
             return Err(e);
         }
-        self.file.read(buf).inspect_err(|e| {
+        if self.left == 0 {
+            self.finish();
+            return Ok(0);
+        }
+        let limit = usize::try_from(self.left)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let n = self.file.read(&mut buf[..limit]).inspect_err(|e| {
             self.tally.error(format!("{}: {e}", self.path.display()));
-        })
+        })?;
+        if n == 0 {
+            self.finish();
+        }
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 
@@ -211,21 +267,31 @@ struct TreeAccountant {
 
 impl TreeAccountant {
     fn account(&self, item: LocalItem) -> TreeItem {
-        let entry = item.inspect_err(|e| self.tally.error(e.display_log()))?;
+        let mut entry = item.inspect_err(|e| self.tally.error(e.display_log()))?;
         let rel = entry.path.strip_prefix(&self.dir).unwrap_or(&entry.path);
-        let path = self.root.join(rel);
+        let path = if rel.as_os_str().is_empty() {
+            // The source directory itself becomes the payload root: its node takes
+            // the root's name, keeping its mode, owner and times.
+            let name = self.root.file_name().unwrap_or_default();
+            entry.node = Node::new_node(name, NodeType::Dir, entry.node.meta);
+            self.root.clone()
+        } else {
+            self.root.join(rel)
+        };
         if entry.node.is_file() {
             self.tally.with(|s| {
                 s.file_count += 1;
                 s.total_bytes += entry.node.meta.size;
             });
         }
+        let size = entry.node.meta.size;
         let open = entry.open.map(|o| {
             TreeOpen::File(
                 o,
                 self.tally.token(),
                 self.tally.clone(),
                 entry.path.clone(),
+                size,
             )
         });
         Ok(ReadSourceEntry {
@@ -274,8 +340,9 @@ impl Repo {
         self.archive(meta, &opts, &source, &outcome)
     }
 
-    /// Stores the directory tree `dir` (minus `exclude` globs, gitignore-style) plus the
-    /// manifest. Unreadable entries fail the backup.
+    /// Stores the directory tree `dir` (minus what the `exclude` patterns match, read
+    /// as a `.gitignore` at its root) plus the manifest. Unreadable entries fail the
+    /// backup.
     pub fn store_tree(
         &mut self,
         meta: &SnapshotMeta,
@@ -285,15 +352,26 @@ impl Repo {
     ) -> Result<StoredSnapshot, RepoError> {
         let tally = Arc::new(Tally::cancellable(self.cancel_token()));
         let outcome = Outcome::default();
-        let mut excludes = Excludes::default();
-        excludes.globs = exclude.iter().map(|g| override_glob(dir, g)).collect();
+        let matcher = ExcludeMatcher::new(exclude).map_err(RepoError::Incomplete)?;
+        let walk_root = dir.to_path_buf();
+        // The walk never enters an excluded directory: as in git, nothing under one
+        // can be re-included.
         let local = LocalSource::new(
             LocalSourceSaveOptions::default(),
-            &excludes,
+            &Excludes::default(),
             &LocalSourceFilterOptions::default(),
             &[dir],
         )
-        .map_err(engine)?;
+        .map_err(engine)?
+        .keep_root()
+        .filter_entry(move |entry| {
+            let rel = entry
+                .path()
+                .strip_prefix(&walk_root)
+                .unwrap_or(entry.path());
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            !matcher.excludes(rel, is_dir)
+        });
         let manifest = manifest_entry(&tally, produce, &outcome);
         let source = TreeSource {
             local,
@@ -355,53 +433,10 @@ impl Repo {
     }
 }
 
-/// A gitignore-style exclude pattern relative to `dir` as an ignore-crate override for
-/// rustic, which matches absolute paths: a leading `!` excludes, and patterns that
-/// gitignore anchors (a leading or inner `/`) are anchored at `dir`.
-fn override_glob(dir: &Path, pattern: &str) -> String {
-    let anchored = pattern.trim_end_matches('/').contains('/');
-    if !anchored {
-        return format!("!{pattern}");
-    }
-    let escaped: String = dir
-        .display()
-        .to_string()
-        .chars()
-        .flat_map(|c| {
-            if "*?[]{}\\!".contains(c) {
-                vec!['\\', c]
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
-    format!(
-        "!{}/{}",
-        escaped.trim_end_matches('/'),
-        pattern.trim_start_matches('/')
-    )
-}
-
 fn snapshot_file(meta: &SnapshotMeta) -> Result<rustic_core::repofile::SnapshotFile, RepoError> {
     let mut opts = SnapshotOptions::default().time(meta.time.clone());
     for tag in &meta.tags {
         opts = opts.add_tags(tag).map_err(engine)?;
     }
     opts.to_snapshot().map_err(engine)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::override_glob;
-    use std::path::Path;
-
-    #[test]
-    fn anchors_patterns_like_gitignore() {
-        let dir = Path::new("/srv/data");
-        assert_eq!(override_glob(dir, "log/"), "!log/");
-        assert_eq!(override_glob(dir, "*.tmp"), "!*.tmp");
-        assert_eq!(override_glob(dir, "/log/"), "!/srv/data/log/");
-        assert_eq!(override_glob(dir, "cache/tmp"), "!/srv/data/cache/tmp");
-        assert_eq!(override_glob(Path::new("/a[1]"), "/x"), "!/a\\[1\\]/x");
-    }
 }

@@ -21,9 +21,12 @@ pub struct RestoreArgs {
     /// Skip the safety backup of the target
     #[arg(long)]
     no_safety_backup: bool,
-    /// files: remove files that are not in the backup
+    /// files: remove files that are not in the backup (paths the source excludes are kept)
     #[arg(long)]
     delete: bool,
+    /// files: with --delete, remove excluded paths too
+    #[arg(long)]
+    delete_excluded: bool,
     /// Empty the target first (files: same as --delete; postgres always cleans)
     #[arg(long)]
     clean: bool,
@@ -48,7 +51,8 @@ pub fn run(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<ExitCode> {
         to: args.to,
         force: args.force,
         no_safety_backup: args.no_safety_backup,
-        delete: args.delete || args.clean,
+        delete: args.delete || args.clean || args.delete_excluded,
+        delete_excluded: args.delete_excluded,
         plan_only: args.plan,
     };
     let mut repo = super::open_locked(&loaded.config, lifeboat_repo::LockKind::Shared)?;

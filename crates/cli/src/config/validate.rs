@@ -431,6 +431,12 @@ impl Validator<'_, '_> {
         let s = source.get_ref();
         self.no_verify_sql(s);
         self.only_keys(s, &["path", "exclude"]);
+        if let Some(exclude) = &s.exclude {
+            // Read as a .gitignore at the tree's root, as the backup will.
+            if let Err(e) = lifeboat_repo::check_exclude_patterns(exclude.get_ref()) {
+                self.err(exclude.span(), "app.source.exclude", e);
+            }
+        }
         Some(SourceKind::Files(FilesSettings {
             path: self.path(source)?,
             exclude: s

@@ -164,6 +164,10 @@ impl<'a, BE: DecryptWriteBackend, I: ReadGlobalIndex> FileArchiver<'a, BE, I> {
 
         let mut node = node;
         node.content = Some(content);
+        // lifeboat patch: the node's size is what was stored, not what `stat` said
+        // before reading: a file that changed size meanwhile got a node that no
+        // restore or check could ever match.
+        node.meta.size = filesize;
         Ok((node, filesize))
     }
 

@@ -58,6 +58,8 @@ pub struct LocalSource {
     builder: WalkBuilder,
     /// The save options to use.
     save_opts: LocalSourceSaveOptions,
+    /// lifeboat patch: also yield the root dir itself (its mode, owner and times).
+    keep_root: bool,
 }
 
 #[serde_as]
@@ -212,7 +214,30 @@ impl LocalSource {
 
         let builder = walk_builder;
 
-        Ok(Self { builder, save_opts })
+        Ok(Self {
+            builder,
+            save_opts,
+            keep_root: false,
+        })
+    }
+
+    /// lifeboat patch: prune the walk with `filter` (false skips an entry and, for a
+    /// directory, everything under it). Replaces the exclude-if-present/xattr filter.
+    #[must_use]
+    pub fn filter_entry<P>(mut self, filter: P) -> Self
+    where
+        P: Fn(&ignore::DirEntry) -> bool + Send + Sync + 'static,
+    {
+        _ = self.builder.filter_entry(filter);
+        self
+    }
+
+    /// lifeboat patch: yield the root directory as an entry too (depth 0), so that
+    /// its metadata is stored.
+    #[must_use]
+    pub fn keep_root(mut self) -> Self {
+        self.keep_root = true;
+        self
     }
 }
 
@@ -279,6 +304,7 @@ impl ReadSource for LocalSource {
         LocalSourceWalker {
             walker: self.builder.build(),
             save_opts: self.save_opts,
+            keep_root: self.keep_root,
         }
     }
 }
@@ -290,6 +316,8 @@ pub struct LocalSourceWalker {
     walker: Walk,
     /// The save options to use.
     save_opts: LocalSourceSaveOptions,
+    /// lifeboat patch: see [`LocalSource::keep_root`].
+    keep_root: bool,
 }
 
 impl Iterator for LocalSourceWalker {
@@ -298,7 +326,11 @@ impl Iterator for LocalSourceWalker {
     fn next(&mut self) -> Option<Self::Item> {
         match self.walker.next() {
             // ignore root dir, i.e. an entry with depth 0 of type dir
-            Some(Ok(entry)) if entry.depth() == 0 && entry.file_type().unwrap().is_dir() => {
+            Some(Ok(entry))
+                if !self.keep_root
+                    && entry.depth() == 0
+                    && entry.file_type().is_some_and(|t| t.is_dir()) =>
+            {
                 self.walker.next()
             }
             item => item,

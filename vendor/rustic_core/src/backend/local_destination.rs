@@ -832,6 +832,68 @@ impl LocalDestination {
         Ok(())
     }
 
+    /// lifeboat patch: make `length` bytes at `offset` of `item` read as zeros without
+    /// allocating them (a hole), for sparse restores. Skipping the write, as upstream
+    /// does, left the old bytes of a file restored over an existing one. Where holes
+    /// cannot be punched, the zeros are written.
+    pub(crate) fn zero_at(
+        &self,
+        item: impl AsRef<Path>,
+        offset: u64,
+        data: &[u8],
+    ) -> LocalDestinationResult<()> {
+        #[cfg(target_os = "linux")]
+        {
+            use nix::fcntl::{FallocateFlags, fallocate};
+            let filename = self.path(&item);
+            let file = OpenOptions::new()
+                .write(true)
+                .open(filename)
+                .map_err(LocalDestinationErrorKind::OpeningFileFailed)?;
+            let punched = match (i64::try_from(offset), i64::try_from(data.len())) {
+                (Ok(off), Ok(len)) => fallocate(
+                    &file,
+                    FallocateFlags::FALLOC_FL_PUNCH_HOLE | FallocateFlags::FALLOC_FL_KEEP_SIZE,
+                    off,
+                    len,
+                )
+                .is_ok(),
+                _ => false,
+            };
+            if punched {
+                return Ok(());
+            }
+        }
+        self.write_at(item, offset, data)
+    }
+
+    /// lifeboat patch: like [`Self::hard_link`], but an entry already at `item` (from
+    /// the destination's previous state) is replaced, as restic and rsync do; one that
+    /// already is this link is kept.
+    pub(crate) fn replace_with_hard_link(
+        &self,
+        source_item: impl AsRef<Path>,
+        item: impl AsRef<Path>,
+    ) -> LocalDestinationResult<()> {
+        use std::os::unix::fs::MetadataExt;
+        let filename = self.path(&item);
+        if let Ok(existing) = fs::symlink_metadata(&filename) {
+            if let Ok(source) = fs::metadata(self.path(&source_item))
+                && source.dev() == existing.dev()
+                && source.ino() == existing.ino()
+            {
+                return Ok(());
+            }
+            if existing.is_dir() {
+                fs::remove_dir_all(&filename)
+                    .map_err(LocalDestinationErrorKind::DirectoryRemovalFailed)?;
+            } else {
+                fs::remove_file(&filename).map_err(LocalDestinationErrorKind::FileRemovalFailed)?;
+            }
+        }
+        self.hard_link(source_item, item)
+    }
+
     /// Create a hardlink `item` pointing to `source_item`, both relative to the base path.
     ///
     /// # Arguments

@@ -67,9 +67,12 @@ pub struct RestoreOptions {
 
 #[derive(Serialize, Default, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+/// lifeboat patch (docs only, now that it is exported): how holes are restored.
 pub enum SparseRestore {
+    /// Write every byte.
     #[default]
     No,
+    /// Make all-zero chunks holes.
     ByContent,
 }
 
@@ -391,7 +394,8 @@ fn restore_metadata(
                 path.display(),
                 canonical.display()
             );
-            dest.hard_link(canonical, &path).map_err(|err| {
+            // lifeboat patch: replace what the destination has at `path`.
+            dest.replace_with_hard_link(canonical, &path).map_err(|err| {
                 RusticError::with_source(
                     ErrorKind::InputOutput,
                     "Failed to recreate the hardlink `{path}` from `{canonical}`.",
@@ -409,8 +413,9 @@ fn restore_metadata(
                     if path.starts_with(stackpath) {
                         break;
                     }
-                    let (path, node) = dir_stack.pop().unwrap();
-                    set_metadata(dest, opts, &path, &node);
+                    if let Some((path, node)) = dir_stack.pop() {
+                        set_metadata(dest, opts, &path, &node);
+                    }
                 }
                 // push current path to the stack
                 dir_stack.push((path, node));
@@ -596,6 +601,28 @@ fn restore_contents<S: Open>(
             .attach_context("num_threads", threads.to_string())
         })?;
 
+    // lifeboat patch: the first error of any reader or writer thread fails the restore
+    // (upstream unwrapped them: a panic, e.g. when a directory was in a file's way).
+    let failure: Mutex<Option<Box<RusticError>>> = Mutex::new(None);
+    let failure = &failure;
+    let fail = move |what: &str, path: Option<&PathBuf>, err: Box<dyn std::error::Error + Send + Sync>| {
+        let mut slot = failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_none() {
+            let path = path.map_or_else(String::new, |p| p.display().to_string());
+            *slot = Some(
+                RusticError::with_source(ErrorKind::InputOutput, "Failed to {what} `{path}`.", err)
+                    .attach_context("what", what.to_string())
+                    .attach_context("path", path),
+            );
+        }
+    };
+    let failed = move || {
+        failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some()
+    };
+
     pool.in_place_scope(|s| {
         for PackInfo {
             pack_id,
@@ -611,18 +638,24 @@ fn restore_contents<S: Open>(
             let p = &p;
 
             if !blobs.is_empty() {
-                // TODO: error handling!
                 s.spawn(move |s1| {
+                    if failed() {
+                        return;
+                    }
                     let read_data = match &from_file {
                         Some((file_idx, offset_file, length_file)) => {
                             // read from existing file
-                            dest.read_at(&filenames[*file_idx], *offset_file, (*length_file).into())
-                                .unwrap()
+                            match dest.read_at(&filenames[*file_idx], *offset_file, (*length_file).into()) {
+                                Ok(data) => data,
+                                Err(err) => return fail("read the existing file", Some(&filenames[*file_idx]), Box::new(err)),
+                            }
                         }
                         None => {
                             // read needed part of the pack
-                            be.read_partial(FileType::Pack, &pack_id, false, offset, length)
-                                .unwrap()
+                            match be.read_partial(FileType::Pack, &pack_id, false, offset, length) {
+                                Ok(data) => data,
+                                Err(err) => return fail("read pack", None, err),
+                            }
                         }
                     };
 
@@ -632,15 +665,17 @@ fn restore_contents<S: Open>(
                         let data = if from_file.is_some() {
                             read_data.clone()
                         } else {
-                            let start = usize::try_from(bl.offset - offset)
-                                .expect("convert from u32 to usize should not fail!");
-                            let end = usize::try_from(bl.offset + bl.length - offset)
-                                .expect("convert from u32 to usize should not fail!");
-                            be.read_encrypted_from_partial(
-                                &read_data[start..end],
-                                bl.uncompressed_length,
-                            )
-                            .unwrap()
+                            let range = usize::try_from(bl.offset - offset)
+                                .ok()
+                                .zip(usize::try_from(bl.offset + bl.length - offset).ok())
+                                .and_then(|(start, end)| read_data.get(start..end));
+                            let Some(range) = range else {
+                                return fail("find a blob in pack", None, "blob outside the pack read".into());
+                            };
+                            match be.read_encrypted_from_partial(range, bl.uncompressed_length) {
+                                Ok(data) => data,
+                                Err(err) => return fail("decrypt a blob of pack", None, err),
+                            }
                         };
                         let is_sparse = match sparse {
                             SparseRestore::ByContent => data.iter().all(|&b| b == 0),
@@ -650,17 +685,31 @@ fn restore_contents<S: Open>(
                         for (file_idx, start) in name_dests {
                             let data = data.clone();
                             s1.spawn(move |_| {
+                                if failed() {
+                                    return;
+                                }
                                 let path = &filenames[file_idx];
                                 // Allocate file if it is not yet allocated
-                                let mut sizes_guard = sizes.lock().unwrap();
+                                let mut sizes_guard = sizes
+                                    .lock()
+                                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                                 let filesize = sizes_guard[file_idx];
                                 if filesize > 0 {
-                                    dest.set_length(path, filesize).unwrap();
+                                    if let Err(err) = dest.set_length(path, filesize) {
+                                        return fail("set the length of", Some(path), Box::new(err));
+                                    }
                                     sizes_guard[file_idx] = 0;
                                 }
                                 drop(sizes_guard);
-                                if !is_sparse {
-                                    dest.write_at(path, start, &data).unwrap();
+                                // lifeboat patch: a zero blob becomes a hole, also where
+                                // the file had other bytes before (upstream skipped it).
+                                let written = if is_sparse {
+                                    dest.zero_at(path, start, &data)
+                                } else {
+                                    dest.write_at(path, start, &data)
+                                };
+                                if let Err(err) = written {
+                                    return fail("write to", Some(path), Box::new(err));
                                 }
                                 p.inc(size);
                             });
@@ -670,6 +719,14 @@ fn restore_contents<S: Open>(
             }
         }
     });
+
+    if let Some(err) = failure
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+    {
+        return Err(err);
+    }
 
     p.finish();
 
