@@ -89,18 +89,22 @@ fn init_logging(cli: &Cli) {
         .init();
 }
 
-/// On SIGINT/SIGTERM: stop and remove every throwaway server and temp dir, then exit.
-/// (A process ended by a signal runs no destructors.)
+/// On SIGINT/SIGTERM: stop a restore tool at work, stop and remove every throwaway
+/// server and temp dir, say what state a restore in progress left its target in, and
+/// exit 130 (SPEC: interrupted, for both signals). A process ended by a signal runs no
+/// destructors.
 fn cleanup_on_signals() {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
         return;
     };
     std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
+        if signals.forever().next().is_some() {
+            let partial = lifeboat_sources::interrupt::interrupted();
             let cleaned = lifeboat_sources::scratch::cleanup_all();
-            eprintln!("interrupted: removed {cleaned} throwaway server(s) and their data; nothing partial was saved");
-            std::process::exit(128 + signal);
+            let state = partial.unwrap_or_else(|| "nothing partial was saved".into());
+            eprintln!("interrupted: removed {cleaned} throwaway server(s) and their data; {state}");
+            std::process::exit(130);
         }
     });
 }

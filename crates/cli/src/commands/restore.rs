@@ -24,7 +24,9 @@ pub struct RestoreArgs {
     /// files: remove files that are not in the backup
     #[arg(long)]
     delete: bool,
-    /// Empty the target first (files: same as --delete; postgres always cleans)
+    /// Empty the target first (files: same as --delete; postgres: drop the database
+    /// and create it afresh as the backup says, so objects not in the backup are gone;
+    /// without it postgres replaces the backup's objects and keeps others)
     #[arg(long)]
     clean: bool,
     /// Print what would happen and change nothing
