@@ -671,7 +671,6 @@ fn restore_database(
     let jobs = settings.jobs.unwrap_or_else(default_jobs);
     let lock_timeout = settings.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT);
     let no_owner = settings.no_owner;
-    let explain = |e| pg::explain_failure(target, lock_timeout, e);
     let spec = if jobs > 1 {
         let dir = tempfile::Builder::new()
             .prefix("lifeboat-restore-")
@@ -688,16 +687,16 @@ fn restore_database(
         let spec = DatabaseSpec::read(&mut head).map_err(|e| e.to_string())?;
         let created = pg::ready_database(target, &spec, clean).map_err(|e| e.to_string())?;
         pg::restore_spooled(target, &spool, jobs, no_owner, lock_timeout)
-            .map_err(|e| explain(e).to_string())?;
+            .map_err(|e| e.to_string())?;
         created.then_some(spec)
     } else {
         let spec = archive_spec(reader, id, root, file)?;
         let created = pg::ready_database(target, &spec, clean).map_err(|e| e.to_string())?;
-        let mut restore =
-            start_restore(target, no_owner, lock_timeout).map_err(|e| e.to_string())?;
+        let mut restore = start_restore(target, no_owner).map_err(|e| e.to_string())?;
         let input = restore.input().map_err(|e| e.to_string())?;
+        let watch = pg::LockWatch::start(target, lock_timeout);
         feed(reader, id, root, &[file.to_string()], input, || {
-            restore.finish().map_err(explain)
+            watch.judge(restore.finish())
         })?;
         created.then_some(spec)
     };

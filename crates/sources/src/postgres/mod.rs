@@ -6,6 +6,7 @@ mod backup;
 pub mod cluster;
 mod conn;
 mod database;
+mod locks;
 mod offsets;
 mod restore;
 mod tools;
@@ -14,8 +15,9 @@ pub mod verify;
 pub use backup::start_backup;
 pub use conn::PgTarget;
 pub use database::{DatabaseSpec, HeadSink};
+pub use locks::LockWatch;
 pub use restore::{
-    apply_database_settings, explain_failure, prepare_target, ready_database, restore_spooled,
+    apply_database_settings, prepare_target, ready_database, restore_spooled,
     start_restore, PgRestore, TargetState,
 };
 pub use tools::{find_tool, parse_major, PgTool};

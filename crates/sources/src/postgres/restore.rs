@@ -220,35 +220,22 @@ fn restore_flags(no_owner: bool) -> Vec<&'static str> {
     flags
 }
 
-/// Waits at most `lock_timeout` seconds for each lock (0: forever), so a session
-/// holding a table cannot stall a restore without a word.
-fn set_lock_timeout(cmd: &mut Command, lock_timeout: u32) {
-    if lock_timeout == 0 {
-        return;
-    }
-    let mut options = std::env::var("PGOPTIONS").unwrap_or_default();
-    options.push_str(&format!(" -c lock_timeout={lock_timeout}s"));
-    cmd.env("PGOPTIONS", options.trim_start());
-}
-
 /// Starts `pg_restore` streaming into `target`, which [`ready_database`] made ready.
-pub fn start_restore(
-    target: &PgTarget,
-    no_owner: bool,
-    lock_timeout: u32,
-) -> Result<PgRestore, SourceError> {
+/// Watch it with a [`super::LockWatch`].
+pub fn start_restore(target: &PgTarget, no_owner: bool) -> Result<PgRestore, SourceError> {
     let (major, _) = server_major(&mut target.connect()?)?;
     let tool = find_tool("pg_restore", major)?;
     let mut cmd = Command::new(&tool.path);
     cmd.args(restore_flags(no_owner))
         .args(["--dbname", &target.dbname]);
-    set_lock_timeout(&mut cmd, lock_timeout);
+    super::locks::tag(&mut cmd);
     let passfile = target.configure(&mut cmd)?;
     start_fed("pg_restore", &mut cmd, passfile, tool.version)
 }
 
 /// `pg_restore --jobs` needs a seekable file: restores `file` into `target` (which must
-/// exist) with `jobs` parallel jobs and the given extra flags.
+/// exist) with `jobs` parallel jobs and the given extra flags, cancelling a wait for a
+/// lock after `lock_timeout` seconds (0: no limit).
 pub fn restore_file(
     target: &PgTarget,
     file: &std::path::Path,
@@ -273,11 +260,12 @@ pub fn restore_file(
             &target.dbname,
         ])
         .arg(file);
-    set_lock_timeout(&mut cmd, lock_timeout);
+    super::locks::tag(&mut cmd);
     let _passfile = target.configure(&mut cmd)?;
     let running = Running::spawn("pg_restore", &mut cmd, Pipes::None)?;
     let _child = crate::interrupt::child(running.pid());
-    running.finish().map(drop)
+    let watch = super::LockWatch::start(target, lock_timeout);
+    watch.judge(running.finish().map(drop))
 }
 
 /// Restores a spooled dump with `pg_restore --clean --if-exists --jobs` into `target`,
@@ -298,71 +286,4 @@ pub fn restore_spooled(
         &restore_flags(no_owner),
         lock_timeout,
     )
-}
-
-/// Sessions other than ours that hold locks in the target database, as
-/// `pid N (application `A`, user U, from H, transaction since T, STATE; query `Q`) on R`.
-const LOCK_HOLDERS_SQL: &str = "SELECT a.pid, coalesce(a.application_name, ''), \
-    coalesce(a.usename::text, ''), coalesce(host(a.client_addr), 'local socket'), \
-    coalesce(a.xact_start::text, a.backend_start::text, ''), coalesce(a.state, ''), \
-    left(coalesce(a.query, ''), 200), \
-    string_agg(DISTINCT l.relation::regclass::text, ', ') \
-    FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-    WHERE l.granted AND l.relation IS NOT NULL AND a.pid <> pg_backend_pid() \
-    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-    GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1";
-
-fn lock_holders(target: &PgTarget) -> Result<Vec<String>, SourceError> {
-    let rows = target
-        .connect()?
-        .query(LOCK_HOLDERS_SQL, &[])
-        .map_err(|e| SourceError::Query(describe(&e)))?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let pid: i32 = r.get(0);
-            let (app, user, host, since, state, query, on): (
-                String,
-                String,
-                String,
-                String,
-                String,
-                String,
-                String,
-            ) = (
-                r.get(1),
-                r.get(2),
-                r.get(3),
-                r.get(4),
-                r.get(5),
-                r.get(6),
-                r.get(7),
-            );
-            format!(
-                "pid {pid} (application `{app}`, user {user}, from {host}, transaction since {since}, {state}; query `{}`) on {on}",
-                query.trim()
-            )
-        })
-        .collect())
-}
-
-/// Explains a pg_restore that gave up waiting for a lock: which sessions hold locks in
-/// the target database. Other failures are returned as they are.
-pub fn explain_failure(target: &PgTarget, lock_timeout: u32, err: SourceError) -> SourceError {
-    let SourceError::ChildFailed { stderr, .. } = &err else {
-        return err;
-    };
-    if !stderr.contains("lock timeout") {
-        return err;
-    }
-    let holders = match lock_holders(target) {
-        Ok(h) if h.is_empty() => "a session that has ended since".to_string(),
-        Ok(h) => h.join("; "),
-        Err(e) => format!("(could not list the sessions: {e})"),
-    };
-    SourceError::Invalid(format!(
-        "waited {lock_timeout} s (lock_timeout) for a lock on {} and gave up; locks are held by {holders}. \
-         End that session or let it finish, then restore again. {err}",
-        target.url()
-    ))
 }
