@@ -10,7 +10,8 @@ mod support;
 
 use support::{PgServer, Workspace};
 
-const ROLES: &str = "CREATE ROLE conf_owner LOGIN; CREATE ROLE conf_app LOGIN; CREATE ROLE conf_reader";
+const ROLES: &str =
+    "CREATE ROLE conf_owner LOGIN; CREATE ROLE conf_app LOGIN; CREATE ROLE conf_reader";
 
 /// Source database `odd` (its real name is [`ODD`]): everything but encodings.
 const ODD: &str = "conf odd \"ü\"";
@@ -106,15 +107,21 @@ fn setup(server: &PgServer, ws: &Workspace) {
         ODD,
         &format!(
             "INSERT INTO files VALUES (4, lo_import('{}')); \
-             COMMENT ON LARGE OBJECT (SELECT blob FROM files WHERE id = 4) IS 'imported'; \
-             DO $$ BEGIN EXECUTE format('ALTER LARGE OBJECT %s OWNER TO conf_app', (SELECT blob FROM files WHERE id = 1)); END $$",
+             DO $$ BEGIN \
+               EXECUTE format('COMMENT ON LARGE OBJECT %s IS ''imported ✓''', (SELECT blob FROM files WHERE id = 4)); \
+               EXECUTE format('ALTER LARGE OBJECT %s OWNER TO conf_app', (SELECT blob FROM files WHERE id = 1)); \
+               EXECUTE format('GRANT SELECT ON LARGE OBJECT %s TO conf_reader', (SELECT blob FROM files WHERE id = 2)); \
+             END $$",
             lo.display()
         ),
     );
     server.exec(
         "postgres",
-        "CREATE DATABASE latin WITH TEMPLATE template0 ENCODING 'LATIN1' LOCALE 'C' OWNER conf_owner; \
-         CREATE DATABASE raw WITH TEMPLATE template0 ENCODING 'SQL_ASCII' LOCALE 'C'",
+        "CREATE DATABASE latin WITH TEMPLATE template0 ENCODING 'LATIN1' LOCALE 'C' OWNER conf_owner",
+    );
+    server.exec(
+        "postgres",
+        "CREATE DATABASE raw WITH TEMPLATE template0 ENCODING 'SQL_ASCII' LOCALE 'C'",
     );
     server.exec("latin", LATIN_SQL);
     server.exec("latin", "COMMENT ON DATABASE latin IS 'base à accents'");
@@ -143,7 +150,11 @@ struct Fingerprint {
     database: Vec<String>,
 }
 
-fn texts(c: &mut postgres::Client, sql: &str, args: &[&(dyn postgres::types::ToSql + Sync)]) -> Vec<Vec<String>> {
+fn texts(
+    c: &mut postgres::Client,
+    sql: &str,
+    args: &[&(dyn postgres::types::ToSql + Sync)],
+) -> Vec<Vec<String>> {
     c.query(sql, args)
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .iter()
@@ -153,10 +164,24 @@ fn texts(c: &mut postgres::Client, sql: &str, args: &[&(dyn postgres::types::ToS
 
 fn schema_dump(server: &PgServer, db: &str) -> Vec<u8> {
     let out = std::process::Command::new(support::pg_bin().join("pg_dump"))
-        .args(["--schema-only", "--host", "127.0.0.1", "--port", &server.port.to_string(), "--username", "postgres", "--dbname", db])
+        .args([
+            "--schema-only",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &server.port.to_string(),
+            "--username",
+            "postgres",
+            "--dbname",
+            db,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // \restrict lines carry a random key per run.
     out.stdout
         .split(|b| *b == b'\n')
@@ -180,7 +205,11 @@ fn fingerprint(server: &PgServer, db: &str) -> Fingerprint {
     for r in relations {
         let (name, kind, populated) = (&r[0], &r[1], &r[2]);
         if kind == "S" {
-            let v = texts(&mut c, &format!("SELECT last_value::text || '/' || is_called::text FROM {name}"), &[]);
+            let v = texts(
+                &mut c,
+                &format!("SELECT last_value::text || '/' || is_called::text FROM {name}"),
+                &[],
+            );
             sequences.push((name.clone(), v[0][0].clone()));
         } else if populated == "false" {
             tables.push((name.clone(), "not populated".into()));
@@ -232,8 +261,11 @@ fn modify(server: &PgServer, db: &str) {
         &[],
     );
     for t in tables {
-        c.batch_execute(&format!("DELETE FROM {} WHERE ctid IN (SELECT ctid FROM {} LIMIT 3)", t[0], t[0]))
-            .unwrap();
+        c.batch_execute(&format!(
+            "DELETE FROM {} WHERE ctid IN (SELECT ctid FROM {} LIMIT 3)",
+            t[0], t[0]
+        ))
+        .unwrap();
     }
     c.batch_execute(
         "CREATE TABLE added_later (x int); INSERT INTO added_later VALUES (1); \
@@ -254,12 +286,23 @@ fn modify_rows(server: &PgServer, db: &str) {
         &[],
     );
     for t in tables {
-        c.batch_execute(&format!("DELETE FROM {} WHERE ctid IN (SELECT ctid FROM {} LIMIT 2)", t[0], t[0]))
-            .unwrap();
+        c.batch_execute(&format!(
+            "DELETE FROM {} WHERE ctid IN (SELECT ctid FROM {} LIMIT 2)",
+            t[0], t[0]
+        ))
+        .unwrap();
     }
-    let seqs = texts(&mut c, "SELECT c.oid::regclass::text FROM pg_class c WHERE relkind = 'S'", &[]);
+    let seqs = texts(
+        &mut c,
+        "SELECT c.oid::regclass::text FROM pg_class c WHERE relkind = 'S'",
+        &[],
+    );
     for s in seqs {
-        c.batch_execute(&format!("SELECT setval('{}', 77777)", s[0].replace('\'', "''"))).unwrap();
+        c.batch_execute(&format!(
+            "SELECT setval('{}', 77777)",
+            s[0].replace('\'', "''")
+        ))
+        .unwrap();
     }
 }
 
@@ -277,7 +320,11 @@ fn hostile_postgres_databases_round_trip_exactly_into_new_and_over_existing_data
     ws.config(&config(&server, 1));
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup"]).assert_ok();
-    let cases = [(ODD, "odd", "copy of \"odd\" ü"), ("latin", "latin", "latin copy"), ("raw", "raw", "raw copy")];
+    let cases = [
+        (ODD, "odd", "copy of \"odd\" ü"),
+        ("latin", "latin", "latin copy"),
+        ("raw", "raw", "raw copy"),
+    ];
     for (jobs, suffix) in [(1, ""), (2, " j2")] {
         ws.config(&config(&server, jobs));
         for (db, source, copy) in cases {
@@ -286,17 +333,38 @@ fn hostile_postgres_databases_round_trip_exactly_into_new_and_over_existing_data
             let to = server.url("postgres", &copy);
             let original = fingerprint(&server, db);
             assert_ne!(original.tables, vec![], "{db} has tables");
+            if db == ODD {
+                assert_eq!(original.large_objects.len(), 4, "large objects");
+                assert!(original.sequences.len() >= 5, "{:?}", original.sequences);
+                assert!(
+                    original.database[8].contains("conf_app:statement_timeout=1min"),
+                    "{:?}",
+                    original.database
+                );
+            }
 
             restore(&ws, &spec, &to, &[]);
-            assert_eq!(fingerprint(&server, &copy), original, "{db} into missing {copy}, jobs {jobs}");
+            assert_eq!(
+                fingerprint(&server, &copy),
+                original,
+                "{db} into missing {copy}, jobs {jobs}"
+            );
 
             modify_rows(&server, &copy);
             restore(&ws, &spec, &to, &["--force"]);
-            assert_eq!(fingerprint(&server, &copy), original, "{db} over rows changed in {copy}, jobs {jobs}");
+            assert_eq!(
+                fingerprint(&server, &copy),
+                original,
+                "{db} over rows changed in {copy}, jobs {jobs}"
+            );
 
             modify(&server, &copy);
             restore(&ws, &spec, &to, &["--force", "--clean"]);
-            assert_eq!(fingerprint(&server, &copy), original, "{db} --clean over modified {copy}, jobs {jobs}");
+            assert_eq!(
+                fingerprint(&server, &copy),
+                original,
+                "{db} --clean over modified {copy}, jobs {jobs}"
+            );
         }
     }
     let verified = ws.run(&["verify"]).assert_ok();

@@ -593,7 +593,10 @@ fn hold_table(server: &PgServer, table: &str, app: &str) -> (postgres::Client, i
             "SET application_name = '{app}'; BEGIN; SELECT count(*) FROM {table}"
         ))
         .unwrap();
-    let pid: i32 = holder.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
     (holder, pid)
 }
 
@@ -615,19 +618,31 @@ fn restore_blocked_by_a_lock_fails_after_lock_timeout_naming_the_holder_and_the_
     ws.config(&format!("{}lock_timeout = 2\n", pg_config(&server, "shop")));
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup"]).assert_ok();
-    let plan = ws.run(&["restore", "shop/db", "--force", "--plan"]).assert_ok();
-    assert!(plan.stdout.contains("at most 2 s for each lock"), "{}", plan.stdout);
+    let plan = ws
+        .run(&["restore", "shop/db", "--force", "--plan"])
+        .assert_ok();
+    assert!(
+        plan.stdout.contains("at most 2 s for each lock"),
+        "{}",
+        plan.stdout
+    );
     let (_holder, pid) = hold_table(&server, "customers", "report-runner");
     let start = std::time::Instant::now();
     let out = ws.run(&["restore", "shop/db", "--force"]).assert_code(1);
-    assert!(start.elapsed() < Duration::from_secs(60), "it did not wait forever");
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "it did not wait forever"
+    );
     for wanted in [
         "lock_timeout".to_string(),
         format!("pid {pid}"),
         "report-runner".into(),
         "public.customers".into(),
         "idle in transaction".into(),
-        format!("may be partly restored; its previous state is in safety backup {}", safety_id(&ws)),
+        format!(
+            "may be partly restored; its previous state is in safety backup {}",
+            safety_id(&ws)
+        ),
     ] {
         assert!(out.stderr.contains(&wanted), "{wanted:?} in {}", out.stderr);
     }
@@ -706,7 +721,10 @@ const LATIN1_PROPS: &str = "COMMENT ON DATABASE latin IS 'caf\u{e9} \u{ff}'; \
 #[test]
 fn restore_into_a_missing_database_keeps_encoding_locale_owner_acl_comment_and_settings() {
     let server = PgServer::start();
-    server.exec("postgres", "CREATE ROLE shop_owner LOGIN; CREATE ROLE reporting LOGIN");
+    server.exec(
+        "postgres",
+        "CREATE ROLE shop_owner LOGIN; CREATE ROLE reporting LOGIN",
+    );
     server.exec("postgres", LATIN1_DB);
     server.exec("latin", LATIN1_PROPS);
     let ws = Workspace::new();
@@ -719,24 +737,37 @@ fn restore_into_a_missing_database_keeps_encoding_locale_owner_acl_comment_and_s
         ws.config(&format!("{}jobs = {jobs}\n", pg_config(&server, "latin")));
         let copy = format!("latin copy \"{jobs}\"");
         let to = server.url("postgres", &copy);
-        let plan = ws.run(&["restore", "shop/db", "--to", &to, "--plan"]).assert_ok();
-        assert!(plan.stdout.contains("as the backup's DATABASE entry says"), "{}", plan.stdout);
+        let plan = ws
+            .run(&["restore", "shop/db", "--to", &to, "--plan"])
+            .assert_ok();
+        assert!(
+            plan.stdout.contains("as the backup's DATABASE entry says"),
+            "{}",
+            plan.stdout
+        );
         ws.run(&["restore", "shop/db", "--to", &to]).assert_ok();
         // The ACL names the database's owner, not its name: equal across names.
-        assert_eq!(database_properties(&server, &copy), original, "jobs = {jobs}");
+        assert_eq!(
+            database_properties(&server, &copy),
+            original,
+            "jobs = {jobs}"
+        );
         assert_eq!(server.fingerprint(&copy), server.fingerprint("latin"));
     }
     // An existing database of another encoding: refused, unless --clean recreates it.
     server.create_db("utf8_one");
     server.exec("utf8_one", "CREATE TABLE t (x int)");
     let to = server.url("postgres", "utf8_one");
-    let refused = ws.run(&["restore", "shop/db", "--to", &to, "--force"]).assert_code(1);
+    let refused = ws
+        .run(&["restore", "shop/db", "--to", &to, "--force"])
+        .assert_code(1);
     assert!(
         refused.stderr.contains("encoding UTF8") && refused.stderr.contains("--clean"),
         "{}",
         refused.stderr
     );
-    ws.run(&["restore", "shop/db", "--to", &to, "--force", "--clean"]).assert_ok();
+    ws.run(&["restore", "shop/db", "--to", &to, "--force", "--clean"])
+        .assert_ok();
     assert_eq!(database_properties(&server, "utf8_one"), original);
     assert_eq!(server.fingerprint("utf8_one"), server.fingerprint("latin"));
 }
@@ -760,13 +791,21 @@ fn restore_of_a_sql_ascii_database_with_non_utf8_bytes_keeps_them_and_restores_a
     ws.run(&["backup"]).assert_ok();
     let to = server.url("postgres", "raw_copy");
     ws.run(&["restore", "shop/db", "--to", &to]).assert_ok();
-    assert_eq!(database_properties(&server, "raw_copy"), database_properties(&server, "raw"));
+    assert_eq!(
+        database_properties(&server, "raw_copy"),
+        database_properties(&server, "raw")
+    );
     assert_eq!(server.fingerprint("raw_copy"), server.fingerprint("raw"));
     // The copy backs up and restores again, byte for byte.
     ws.config(&pg_config(&server, "raw_copy"));
     ws.run(&["backup"]).assert_ok();
-    ws.run(&["restore", "shop/db", "--to", &server.url("postgres", "raw_again")])
-        .assert_ok();
+    ws.run(&[
+        "restore",
+        "shop/db",
+        "--to",
+        &server.url("postgres", "raw_again"),
+    ])
+    .assert_ok();
     assert_eq!(server.fingerprint("raw_again"), server.fingerprint("raw"));
     ws.run(&["verify"]).assert_ok();
 }
@@ -783,18 +822,32 @@ fn restore_clean_drops_tables_that_are_not_in_the_backup() {
     let props = database_properties(&server, "shop");
     server.exec("shop", "CREATE TABLE added_later (x int); INSERT INTO added_later VALUES (1); CREATE SCHEMA extra; CREATE TABLE extra.t (y int); DELETE FROM customers WHERE id > 5");
     let _idle = server.client("shop"); // a connected session does not stop --clean
-    let plain = ws.run(&["restore", "shop/db", "--force", "--plan"]).assert_ok();
+    let plain = ws
+        .run(&["restore", "shop/db", "--force", "--plan"])
+        .assert_ok();
     assert!(plain.stdout.contains("other objects"), "{}", plain.stdout);
-    let plan = ws.run(&["restore", "shop/db", "--force", "--clean", "--plan"]).assert_ok();
+    let plan = ws
+        .run(&["restore", "shop/db", "--force", "--clean", "--plan"])
+        .assert_ok();
     assert!(
-        plan.stdout.contains("drop database shop") && plan.stdout.contains("objects not in the backup are gone"),
+        plan.stdout.contains("drop database shop")
+            && plan.stdout.contains("objects not in the backup are gone"),
         "{}",
         plan.stdout
     );
     let help = ws.run(&["restore", "--help"]).assert_ok();
-    assert!(help.stdout.contains("objects not in the backup are gone"), "{}", help.stdout);
-    ws.run(&["restore", "shop/db", "--force", "--clean"]).assert_ok();
-    assert_eq!(server.fingerprint("shop"), backed_up, "exactly the backup, nothing else");
+    assert!(
+        help.stdout.contains("objects not in the backup are gone"),
+        "{}",
+        help.stdout
+    );
+    ws.run(&["restore", "shop/db", "--force", "--clean"])
+        .assert_ok();
+    assert_eq!(
+        server.fingerprint("shop"),
+        backed_up,
+        "exactly the backup, nothing else"
+    );
     assert_eq!(database_properties(&server, "shop"), props);
 }
 
@@ -814,11 +867,18 @@ fn dump_of_several_files_refuses_listing_them_and_file_picks_one() {
         refused.stderr
     );
     assert!(refused.stdout.is_empty(), "nothing written");
-    let globals = String::from_utf8(ws.run_bytes(&["dump", "shop/db", "--file", "globals.sql"])).unwrap();
+    let globals =
+        String::from_utf8(ws.run_bytes(&["dump", "shop/db", "--file", "globals.sql"])).unwrap();
     assert!(globals.contains("CREATE ROLE reporting"), "{globals}");
     let archive = ws.run_bytes(&["dump", "shop/db", "--file", "shop.pgdump"]);
     let restic = ws.restic(&["dump", "latest", "/shop/db/shop.pgdump"]);
     assert!(archive.starts_with(b"PGDMP") && archive == restic.stdout);
-    let unknown = ws.run(&["dump", "shop/db", "--file", "nope"]).assert_code(1);
-    assert!(unknown.stderr.contains("globals.sql, shop.pgdump"), "{}", unknown.stderr);
+    let unknown = ws
+        .run(&["dump", "shop/db", "--file", "nope"])
+        .assert_code(1);
+    assert!(
+        unknown.stderr.contains("globals.sql, shop.pgdump"),
+        "{}",
+        unknown.stderr
+    );
 }

@@ -79,6 +79,8 @@ mod tests {
         assert_eq!(pick_file(&files, Some("globals.sql")), Ok("globals.sql"));
         let several = pick_file(&files, None).unwrap_err();
         assert!(several.contains("globals.sql, shop.pgdump") && several.contains("--file"));
-        assert!(pick_file(&files, Some("nope")).unwrap_err().contains("globals.sql"));
+        assert!(pick_file(&files, Some("nope"))
+            .unwrap_err()
+            .contains("globals.sql"));
     }
 }

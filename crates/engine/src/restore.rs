@@ -583,10 +583,12 @@ fn postgres_plan(
         format!("database {}", t.dbname)
     };
     let mut steps = Vec::new();
-    let missing = !settings.all_databases
-        && prepare_target(t).is_ok_and(|s| s == TargetState::Missing);
+    let missing =
+        !settings.all_databases && prepare_target(t).is_ok_and(|s| s == TargetState::Missing);
     if missing {
-        steps.push(format!("create {databases} as the backup's DATABASE entry says ({props})"));
+        steps.push(format!(
+            "create {databases} as the backup's DATABASE entry says ({props})"
+        ));
     } else if clean {
         steps.push(format!(
             "--clean: drop {databases} (ending its sessions) and create it empty as the backup's DATABASE entry says ({props}); objects not in the backup are gone"
@@ -723,4 +725,3 @@ fn archive_spec(
     }
     sink.finish().map_err(|e| e.to_string())
 }
-

@@ -162,7 +162,10 @@ pub(crate) fn rename_database(sql: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < sql.len() {
         let at_word = i == 0 || !(sql[i - 1].is_ascii_alphanumeric() || sql[i - 1] == b'_');
-        let ends = |j: usize| sql.get(j).is_none_or(|b| b.is_ascii_whitespace() || *b == b';');
+        let ends = |j: usize| {
+            sql.get(j)
+                .is_none_or(|b| b.is_ascii_whitespace() || *b == b';')
+        };
         if at_word && sql[i..].starts_with(&needle) && ends(i + needle.len()) {
             out.extend_from_slice(b"DATABASE ");
             out.extend_from_slice(to);
@@ -280,7 +283,8 @@ mod tests {
     }
 
     fn spec(name_sql: &str, tag: &str) -> DatabaseSpec {
-        let comment = format!("COMMENT ON DATABASE {name_sql} IS 'caf\u{e9} DATABASE {name_sql} ';\n");
+        let comment =
+            format!("COMMENT ON DATABASE {name_sql} IS 'caf\u{e9} DATABASE {name_sql} ';\n");
         let mut comment = comment.into_bytes();
         comment.push(0xe9); // a LATIN1 byte, kept as it is
         let archive = with_entries(&[
@@ -325,12 +329,33 @@ mod tests {
             let text = s.settings_sql("co\"py", false);
             let text = String::from_utf8_lossy(&text);
             assert!(text.starts_with("SET client_encoding = 'LATIN1';\nSET standard_conforming_strings = 'on';\nALTER DATABASE \"co\"\"py\" OWNER TO \"alice\";\n"), "{text}");
-            assert!(text.contains("ALTER DATABASE \"co\"\"py\" SET work_mem TO '8MB';"), "{text}");
-            assert!(text.contains(&format!("ALTER ROLE bob IN DATABASE \"co\"\"py\" SET search_path TO 'DATABASE {sql}';")), "literals stay: {text}");
-            assert!(text.contains(&format!("COMMENT ON DATABASE \"co\"\"py\" IS 'caf\u{e9} DATABASE {sql} ';")), "{text}");
-            assert!(text.contains(&format!("GRANT CONNECT ON DATABASE \"co\"\"py\" TO \"DATABASE {sql}\";")), "quoted role stays: {text}");
+            assert!(
+                text.contains("ALTER DATABASE \"co\"\"py\" SET work_mem TO '8MB';"),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!(
+                    "ALTER ROLE bob IN DATABASE \"co\"\"py\" SET search_path TO 'DATABASE {sql}';"
+                )),
+                "literals stay: {text}"
+            );
+            assert!(
+                text.contains(&format!(
+                    "COMMENT ON DATABASE \"co\"\"py\" IS 'caf\u{e9} DATABASE {sql} ';"
+                )),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!(
+                    "GRANT CONNECT ON DATABASE \"co\"\"py\" TO \"DATABASE {sql}\";"
+                )),
+                "quoted role stays: {text}"
+            );
             let raw = s.settings_sql("x", false);
-            assert!(raw.windows(2).any(|w| w == [b'\n', 0xe9]), "bytes kept as they are");
+            assert!(
+                raw.windows(2).any(|w| w == [b'\n', 0xe9]),
+                "bytes kept as they are"
+            );
             let bare = String::from_utf8_lossy(&s.settings_sql("x", true)).into_owned();
             assert!(!bare.contains("OWNER") && !bare.contains("GRANT"), "{bare}");
         }

@@ -78,7 +78,9 @@ fn watch(
     let q = |e: postgres::Error| SourceError::Query(describe(&e));
     let mut client = target.connect()?;
     // Relation names come out schema-qualified.
-    client.batch_execute("SET search_path = pg_catalog").map_err(q)?;
+    client
+        .batch_execute("SET search_path = pg_catalog")
+        .map_err(q)?;
     let app = application_name();
     let limit = Duration::from_secs(u64::from(lock_timeout));
     let mut since: HashMap<(i32, String), Instant> = HashMap::new();

@@ -17,7 +17,7 @@ pub use conn::PgTarget;
 pub use database::{DatabaseSpec, HeadSink};
 pub use locks::LockWatch;
 pub use restore::{
-    apply_database_settings, prepare_target, ready_database, restore_spooled,
-    start_restore, PgRestore, TargetState,
+    apply_database_settings, prepare_target, ready_database, restore_spooled, start_restore,
+    PgRestore, TargetState,
 };
 pub use tools::{find_tool, parse_major, PgTool};
