@@ -97,8 +97,10 @@ fn init_logging(cli: &Cli) {
 /// On SIGINT/SIGTERM. A backup is cancelled cooperatively: its token is set and its
 /// children killed, so the dump in progress fails (no partial snapshot), the remaining
 /// sources are skipped, after_backup hooks run and the command exits 130 by itself.
-/// Other commands stop here, after their throwaway servers and temp dirs are removed. A
-/// second signal always exits at once.
+/// Other commands stop here: restore tools at work get SIGTERM (pg_restore then cancels
+/// its queries), every other child is killed, throwaway servers and temp dirs are
+/// removed, the state a restore in progress left its target in is named, and the exit
+/// code is 130 (SPEC: interrupted, for both signals). A second signal exits at once.
 fn cleanup_on_signals(cancel: CancelToken, cooperative: bool) {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
@@ -109,13 +111,17 @@ fn cleanup_on_signals(cancel: CancelToken, cooperative: bool) {
         for _ in signals.forever() {
             seen += 1;
             cancel.cancel();
-            let killed = lifeboat_sources::process::kill_all_children();
-            let cleaned = lifeboat_sources::scratch::cleanup_all();
             if cooperative && seen == 1 {
+                let killed = lifeboat_sources::process::kill_all_children();
                 eprintln!("interrupted: stopping ({killed} child process(es) killed); after_backup hooks will run; press Ctrl-C again to quit at once");
                 continue;
             }
-            eprintln!("interrupted: removed {cleaned} throwaway server(s) and their data; nothing partial was saved");
+            let partial = lifeboat_sources::interrupt::interrupted();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            lifeboat_sources::process::kill_all_children();
+            let cleaned = lifeboat_sources::scratch::cleanup_all();
+            let state = partial.unwrap_or_else(|| "nothing partial was saved".into());
+            eprintln!("interrupted: removed {cleaned} throwaway server(s) and their data; {state}");
             std::process::exit(i32::from(exit::INTERRUPTED));
         }
     });

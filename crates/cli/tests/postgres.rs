@@ -483,8 +483,10 @@ fn all_databases_with_globals_restore_onto_another_server_and_verify() {
     server.exec("crm", "CREATE TABLE leads (id int PRIMARY KEY, email text); INSERT INTO leads SELECT g, 'l' || g || '@x' FROM generate_series(1, 77) g;");
     server.exec(
         "postgres",
-        "CREATE ROLE reporting LOGIN; CREATE ROLE auditors NOLOGIN",
+        "CREATE ROLE reporting LOGIN; CREATE ROLE auditors NOLOGIN; CREATE ROLE shop_owner",
     );
+    server.exec("postgres", LATIN1_DB);
+    server.exec("latin", LATIN1_PROPS);
     let ws = Workspace::new();
     ws.config(&format!(
         "[[app]]\nname = \"zync\"\n\n[[app.source]]\nname = \"cluster\"\nkind = \"postgres\"\nurl = \"{}\"\ndatabases = \"all\"\n",
@@ -504,6 +506,7 @@ fn all_databases_with_globals_restore_onto_another_server_and_verify() {
         vec![
             "crm.pgdump",
             "globals.sql",
+            "latin.pgdump",
             "postgres.pgdump",
             "shop.pgdump"
         ]
@@ -529,6 +532,14 @@ fn all_databases_with_globals_restore_onto_another_server_and_verify() {
     .assert_ok();
     assert_eq!(other.fingerprint("shop"), server.fingerprint("shop"));
     assert_eq!(other.fingerprint("crm"), server.fingerprint("crm"));
+    for db in ["shop", "crm", "latin"] {
+        assert_eq!(
+            database_properties(&other, db),
+            database_properties(&server, db),
+            "{db} created as it was on a fresh cluster"
+        );
+    }
+    assert_eq!(other.fingerprint("latin"), server.fingerprint("latin"));
     let roles = other
         .client("postgres")
         .query(
@@ -572,4 +583,302 @@ fn globals_with_one_database_bring_roles_along() {
         "the role existed before the tables were restored"
     );
     assert_eq!(other.fingerprint("shop"), server.fingerprint("shop"));
+}
+
+/// A session that holds `table` (an open transaction that read it), named `app`.
+fn hold_table(server: &PgServer, table: &str, app: &str) -> (postgres::Client, i32) {
+    let mut holder = server.client("shop");
+    holder
+        .batch_execute(&format!(
+            "SET application_name = '{app}'; BEGIN; SELECT count(*) FROM {table}"
+        ))
+        .unwrap();
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    (holder, pid)
+}
+
+fn safety_id(ws: &Workspace) -> String {
+    let safety: Vec<_> = ws
+        .snapshots_of("shop", "db")
+        .into_iter()
+        .filter(|s| s["pre_restore"] == true)
+        .collect();
+    assert_eq!(safety.len(), 1, "one safety backup");
+    safety[0]["id"].as_str().unwrap()[..8].to_string()
+}
+
+#[test]
+fn restore_blocked_by_a_lock_fails_after_lock_timeout_naming_the_holder_and_the_safety_backup() {
+    let server = PgServer::start();
+    shop(&server);
+    let ws = Workspace::new();
+    ws.config(&format!("{}lock_timeout = 2\n", pg_config(&server, "shop")));
+    ws.run(&["init"]).assert_ok();
+    ws.run(&["backup"]).assert_ok();
+    let plan = ws
+        .run(&["restore", "shop/db", "--force", "--plan"])
+        .assert_ok();
+    assert!(
+        plan.stdout.contains("at most 2 s for each lock"),
+        "{}",
+        plan.stdout
+    );
+    let (_holder, pid) = hold_table(&server, "customers", "report-runner");
+    let start = std::time::Instant::now();
+    let out = ws.run(&["restore", "shop/db", "--force"]).assert_code(1);
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "it did not wait forever"
+    );
+    for wanted in [
+        "lock_timeout".to_string(),
+        format!("pid {pid}"),
+        "report-runner".into(),
+        "public.customers".into(),
+        "idle in transaction".into(),
+        format!(
+            "may be partly restored; its previous state is in safety backup {}",
+            safety_id(&ws)
+        ),
+    ] {
+        assert!(out.stderr.contains(&wanted), "{wanted:?} in {}", out.stderr);
+    }
+}
+
+#[test]
+fn sigterm_mid_restore_says_the_target_may_be_partly_restored_and_names_the_safety_backup() {
+    let server = PgServer::start();
+    shop(&server);
+    let ws = Workspace::new();
+    ws.config(&format!("{}lock_timeout = 0\n", pg_config(&server, "shop")));
+    ws.run(&["init"]).assert_ok();
+    ws.run(&["backup"]).assert_ok();
+    let (_holder, _) = hold_table(&server, "customers", "report-runner");
+    let child = ws
+        .command(&["restore", "shop/db", "--force"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut watch = server.client("postgres");
+    let waiting = |c: &mut postgres::Client| -> i64 {
+        c.query_one("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'lifeboat-restore-%' AND wait_event_type = 'Lock'", &[])
+            .unwrap()
+            .get(0)
+    };
+    assert!(
+        wait_for(Duration::from_secs(60), || waiting(&mut watch) > 0),
+        "pg_restore never waited for the lock"
+    );
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let wanted = format!(
+        "{} may be partly restored; its previous state is in safety backup {}",
+        server.url("postgres", "shop"),
+        safety_id(&ws)
+    );
+    assert!(stderr.contains(&wanted), "{wanted:?} in {stderr}");
+    assert!(!stderr.contains("nothing partial was saved"), "{stderr}");
+    assert!(
+        wait_for(Duration::from_secs(20), || waiting(&mut watch) == 0),
+        "pg_restore was stopped with lifeboat, not left waiting"
+    );
+}
+
+/// The properties of database `db` that a restore must keep, as text.
+fn database_properties(server: &PgServer, db: &str) -> Vec<String> {
+    let mut c = server.client("postgres");
+    let row = c
+        .query_one(
+            "SELECT pg_encoding_to_char(encoding)::text, datcollate::text, datctype::text, \
+             datlocprovider::text, pg_get_userbyid(datdba)::text, datconnlimit::text, \
+             coalesce((SELECT string_agg(a::text, ',' ORDER BY a::text) FROM unnest(datacl) a), ''), \
+             md5(coalesce(shobj_description(oid, 'pg_database'), '')), \
+             coalesce((SELECT string_agg(coalesce(r.rolname, '*') || ':' || array_to_string(s.setconfig, ','), ';' ORDER BY 1) \
+               FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole WHERE s.setdatabase = d.oid), '') \
+             FROM pg_database d WHERE datname = $1",
+            &[&db],
+        )
+        .unwrap();
+    (0..row.len()).map(|i| row.get(i)).collect()
+}
+
+const LATIN1_DB: &str = "CREATE DATABASE latin WITH TEMPLATE template0 ENCODING 'LATIN1' LOCALE 'C' OWNER shop_owner CONNECTION LIMIT 40";
+
+const LATIN1_PROPS: &str = "COMMENT ON DATABASE latin IS 'caf\u{e9} \u{ff}'; \
+    ALTER DATABASE latin SET work_mem = '7MB'; ALTER ROLE reporting IN DATABASE latin SET statement_timeout = '1min'; \
+    REVOKE CONNECT, TEMPORARY ON DATABASE latin FROM PUBLIC; GRANT CONNECT ON DATABASE latin TO reporting; \
+    CREATE TABLE words (id int PRIMARY KEY, w text); INSERT INTO words VALUES (1, 'caf\u{e9}'), (2, '\u{ff}\u{e0}')";
+
+#[test]
+fn restore_into_a_missing_database_keeps_encoding_locale_owner_acl_comment_and_settings() {
+    let server = PgServer::start();
+    server.exec(
+        "postgres",
+        "CREATE ROLE shop_owner LOGIN; CREATE ROLE reporting LOGIN",
+    );
+    server.exec("postgres", LATIN1_DB);
+    server.exec("latin", LATIN1_PROPS);
+    let ws = Workspace::new();
+    ws.config(&pg_config(&server, "latin"));
+    ws.run(&["init"]).assert_ok();
+    ws.run(&["backup"]).assert_ok();
+    let original = database_properties(&server, "latin");
+    assert_eq!(original[0], "LATIN1");
+    for jobs in ["1", "2"] {
+        ws.config(&format!("{}jobs = {jobs}\n", pg_config(&server, "latin")));
+        let copy = format!("latin copy \"{jobs}\"");
+        let to = server.url("postgres", &copy);
+        let plan = ws
+            .run(&["restore", "shop/db", "--to", &to, "--plan"])
+            .assert_ok();
+        assert!(
+            plan.stdout.contains("as the backup's DATABASE entry says"),
+            "{}",
+            plan.stdout
+        );
+        ws.run(&["restore", "shop/db", "--to", &to]).assert_ok();
+        // The ACL names the database's owner, not its name: equal across names.
+        assert_eq!(
+            database_properties(&server, &copy),
+            original,
+            "jobs = {jobs}"
+        );
+        assert_eq!(server.fingerprint(&copy), server.fingerprint("latin"));
+    }
+    // An existing database of another encoding: refused, unless --clean recreates it.
+    server.create_db("utf8_one");
+    server.exec("utf8_one", "CREATE TABLE t (x int)");
+    let to = server.url("postgres", "utf8_one");
+    let refused = ws
+        .run(&["restore", "shop/db", "--to", &to, "--force"])
+        .assert_code(1);
+    assert!(
+        refused.stderr.contains("encoding UTF8") && refused.stderr.contains("--clean"),
+        "{}",
+        refused.stderr
+    );
+    ws.run(&["restore", "shop/db", "--to", &to, "--force", "--clean"])
+        .assert_ok();
+    assert_eq!(database_properties(&server, "utf8_one"), original);
+    assert_eq!(server.fingerprint("utf8_one"), server.fingerprint("latin"));
+}
+
+#[test]
+fn restore_of_a_sql_ascii_database_with_non_utf8_bytes_keeps_them_and_restores_again() {
+    let server = PgServer::start();
+    server.exec(
+        "postgres",
+        "CREATE DATABASE raw WITH TEMPLATE template0 ENCODING 'SQL_ASCII' LOCALE 'C'",
+    );
+    server.exec(
+        "raw",
+        "CREATE TABLE bytes (id int PRIMARY KEY, t text); \
+         INSERT INTO bytes SELECT g, convert_from(decode('e9ff80' || lpad(to_hex(g), 2, '0'), 'hex'), 'SQL_ASCII') FROM generate_series(1, 200) g; \
+         DO $$ BEGIN EXECUTE 'COMMENT ON DATABASE raw IS ' || quote_literal(convert_from('\\xe9fe'::bytea, 'SQL_ASCII')); END $$",
+    );
+    let ws = Workspace::new();
+    ws.config(&pg_config(&server, "raw"));
+    ws.run(&["init"]).assert_ok();
+    ws.run(&["backup"]).assert_ok();
+    let to = server.url("postgres", "raw_copy");
+    ws.run(&["restore", "shop/db", "--to", &to]).assert_ok();
+    assert_eq!(
+        database_properties(&server, "raw_copy"),
+        database_properties(&server, "raw")
+    );
+    assert_eq!(server.fingerprint("raw_copy"), server.fingerprint("raw"));
+    // The copy backs up and restores again, byte for byte.
+    ws.config(&pg_config(&server, "raw_copy"));
+    ws.run(&["backup"]).assert_ok();
+    ws.run(&[
+        "restore",
+        "shop/db",
+        "--to",
+        &server.url("postgres", "raw_again"),
+    ])
+    .assert_ok();
+    assert_eq!(server.fingerprint("raw_again"), server.fingerprint("raw"));
+    ws.run(&["verify"]).assert_ok();
+}
+
+#[test]
+fn restore_clean_drops_tables_that_are_not_in_the_backup() {
+    let server = PgServer::start();
+    shop(&server);
+    let ws = Workspace::new();
+    ws.config(&pg_config(&server, "shop"));
+    ws.run(&["init"]).assert_ok();
+    ws.run(&["backup"]).assert_ok();
+    let backed_up = server.fingerprint("shop");
+    let props = database_properties(&server, "shop");
+    server.exec("shop", "CREATE TABLE added_later (x int); INSERT INTO added_later VALUES (1); CREATE SCHEMA extra; CREATE TABLE extra.t (y int); DELETE FROM customers WHERE id > 5");
+    let _idle = server.client("shop"); // a connected session does not stop --clean
+    let plain = ws
+        .run(&["restore", "shop/db", "--force", "--plan"])
+        .assert_ok();
+    assert!(plain.stdout.contains("other objects"), "{}", plain.stdout);
+    let plan = ws
+        .run(&["restore", "shop/db", "--force", "--clean", "--plan"])
+        .assert_ok();
+    assert!(
+        plan.stdout.contains("drop database shop")
+            && plan.stdout.contains("objects not in the backup are gone"),
+        "{}",
+        plan.stdout
+    );
+    let help = ws.run(&["restore", "--help"]).assert_ok();
+    assert!(
+        help.stdout.contains("objects not in the backup are gone"),
+        "{}",
+        help.stdout
+    );
+    ws.run(&["restore", "shop/db", "--force", "--clean"])
+        .assert_ok();
+    assert_eq!(
+        server.fingerprint("shop"),
+        backed_up,
+        "exactly the backup, nothing else"
+    );
+    assert_eq!(database_properties(&server, "shop"), props);
+}
+
+#[test]
+fn dump_of_several_files_refuses_listing_them_and_file_picks_one() {
+    let server = PgServer::start();
+    shop(&server);
+    server.exec("postgres", "CREATE ROLE reporting LOGIN");
+    let ws = Workspace::new();
+    ws.config(&format!("{}globals = true\n", pg_config(&server, "shop")));
+    ws.run(&["init"]).assert_ok();
+    ws.run(&["backup"]).assert_ok();
+    let refused = ws.run(&["dump", "shop/db"]).assert_code(1);
+    assert!(
+        refused.stderr.contains("globals.sql, shop.pgdump") && refused.stderr.contains("--file"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stdout.is_empty(), "nothing written");
+    let globals =
+        String::from_utf8(ws.run_bytes(&["dump", "shop/db", "--file", "globals.sql"])).unwrap();
+    assert!(globals.contains("CREATE ROLE reporting"), "{globals}");
+    let archive = ws.run_bytes(&["dump", "shop/db", "--file", "shop.pgdump"]);
+    let restic = ws.restic(&["dump", "latest", "/shop/db/shop.pgdump"]);
+    assert!(archive.starts_with(b"PGDMP") && archive == restic.stdout);
+    let unknown = ws
+        .run(&["dump", "shop/db", "--file", "nope"])
+        .assert_code(1);
+    assert!(
+        unknown.stderr.contains("globals.sql, shop.pgdump"),
+        "{}",
+        unknown.stderr
+    );
 }

@@ -227,7 +227,7 @@ fn sigterm_mid_verify_leaves_no_server_and_no_temp_dir() {
         .status()
         .unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(128 + 15));
+    assert_eq!(status.code(), Some(130), "SPEC: 130 for SIGINT and SIGTERM");
     assert!(
         wait_for(Duration::from_secs(10), || leftovers(&ws)
             == (vec![], vec![])),

@@ -87,6 +87,9 @@ pub struct PostgresSettings {
     pub globals: bool,
     /// Every non-template database of the server, plus globals.
     pub all_databases: bool,
+    /// Seconds a restore waits for each lock before it fails naming the holder
+    /// (`None`: the default; 0: forever).
+    pub lock_timeout: Option<u32>,
 }
 
 /// `kind = "files"`.

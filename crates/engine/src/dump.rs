@@ -15,14 +15,17 @@ pub enum DumpWhat {
     Manifest,
 }
 
-/// Writes the payload (every payload file, in order) or the manifest of the chosen
-/// backup of `app/source` to `out`.
+/// Writes the payload file (`file`, or the only one) or the manifest of the chosen
+/// backup of `app/source` to `out`. Several files back to back would be one unusable
+/// stream (two pg_dump archives, globals SQL before them): without `file` that is
+/// refused, listing the files.
 pub fn dump(
     repo: &mut Repo,
     app: &str,
     source: &str,
     snapshot: &str,
     what: DumpWhat,
+    file: Option<&str>,
     out: &mut dyn Write,
 ) -> Result<(), EngineError> {
     let spec = format!("{app}/{source}");
@@ -41,8 +44,43 @@ pub fn dump(
             "a files backup is a directory tree; use `lifeboat restore --to DIR`",
         ));
     }
-    for file in &manifest.files {
-        reader.dump(&chosen.id, &payload_root(app, source), file, out)?;
-    }
+    let name = pick_file(&manifest.files, file).map_err(|m| EngineError::failed(&spec, m))?;
+    reader.dump(&chosen.id, &payload_root(app, source), name, out)?;
     Ok(())
+}
+
+/// The payload file to write: `wanted`, which must be one of `files`, or the only one.
+fn pick_file<'f>(files: &'f [String], wanted: Option<&str>) -> Result<&'f str, String> {
+    let list = || files.join(", ");
+    match (wanted, files) {
+        (Some(w), _) => files
+            .iter()
+            .find(|f| *f == w)
+            .map(String::as_str)
+            .ok_or_else(|| format!("the backup holds no file `{w}`; it holds: {}", list())),
+        (None, [only]) => Ok(only),
+        (None, []) => Err("the backup holds no payload file".into()),
+        (None, _) => Err(format!(
+            "the backup holds {} files, which written back to back would be one unusable stream: {}; pick one with --file NAME",
+            files.len(),
+            list()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pick_file;
+
+    #[test]
+    fn one_file_is_picked_several_need_a_name() {
+        let files = ["globals.sql".to_string(), "shop.pgdump".to_string()];
+        assert_eq!(pick_file(&files[1..], None), Ok("shop.pgdump"));
+        assert_eq!(pick_file(&files, Some("globals.sql")), Ok("globals.sql"));
+        let several = pick_file(&files, None).unwrap_err();
+        assert!(several.contains("globals.sql, shop.pgdump") && several.contains("--file"));
+        assert!(pick_file(&files, Some("nope"))
+            .unwrap_err()
+            .contains("globals.sql"));
+    }
 }

@@ -12,7 +12,9 @@ use lifeboat_core::{
 use lifeboat_repo::{Repo, RepoReader, TreeRestoreOptions};
 use lifeboat_sources::bucket::{self, BucketTarget};
 use lifeboat_sources::mysql::{self, MysqlTarget};
-use lifeboat_sources::postgres::{cluster, prepare_target, start_restore, PgTarget, TargetState};
+use lifeboat_sources::postgres::{
+    self as pg, cluster, prepare_target, start_restore, DatabaseSpec, PgTarget, TargetState,
+};
 use lifeboat_sources::redis::{self, RedisTarget};
 use serde::Serialize;
 use std::io::Write;
@@ -126,6 +128,8 @@ pub fn restore_source(
         report.safety_snapshot = Some(stored.snapshot.id);
     }
     let reader = repo.reader()?;
+    // From here an interruption leaves the target changed: the signal handler says so.
+    let _in_progress = lifeboat_sources::interrupt::in_progress(partial_state(&report));
     target
         .restore(
             &reader,
@@ -139,7 +143,12 @@ pub fn restore_source(
 }
 
 fn restore_failure(report: &RestoreReport, message: &str) -> String {
-    let state = match &report.safety_snapshot {
+    format!("restore failed: {message}; {}", partial_state(report))
+}
+
+/// What a restore cut short leaves: "TARGET may be partly restored; …".
+fn partial_state(report: &RestoreReport) -> String {
+    match &report.safety_snapshot {
         Some(id) => format!(
             "{} may be partly restored; its previous state is in safety backup {}",
             report.target,
@@ -147,8 +156,7 @@ fn restore_failure(report: &RestoreReport, message: &str) -> String {
         ),
         None if report.target_holds_data => format!("{} may be partly restored", report.target),
         None => format!("{} may hold a partial restore", report.target),
-    };
-    format!("restore failed: {message}; {state}")
+    }
 }
 
 /// Where a restore writes.
@@ -359,16 +367,7 @@ impl Target {
             Target::Postgres {
                 target: t,
                 settings,
-            } => {
-                if prepare_target(t).is_ok_and(|s| s == TargetState::Missing) {
-                    steps.push(format!("create database {}", t.dbname));
-                }
-                let owner = if settings.no_owner { " --no-owner" } else { "" };
-                let jobs = settings.jobs.unwrap_or_else(default_jobs);
-                steps.push(format!(
-                    "pg_restore --clean --if-exists --jobs {jobs}{owner} snapshot {snapshot} into {target}"
-                ));
-            }
+            } => steps.extend(postgres_plan(t, settings, snapshot, opts.delete)),
             Target::Files { .. } => {
                 let delete = match (opts.delete, opts.delete_excluded) {
                     (true, false) => ", deleting files not in the backup (excluded paths are kept)",
@@ -406,7 +405,7 @@ impl Target {
     ) -> Result<(), String> {
         match self {
             Target::Postgres { target, settings } => {
-                restore_postgres(reader, id, root, target, settings)
+                restore_postgres(reader, id, root, target, settings, opts.delete)
             }
             Target::Files { dir, settings } => reader
                 .restore_tree(id, root, dir, &tree_options(settings, opts))
@@ -594,15 +593,66 @@ fn restore_command(
     })
 }
 
+/// Seconds a postgres restore waits for each lock when the source sets no
+/// `lock_timeout`: long enough for a short transaction, short of looking hung.
+pub(crate) const DEFAULT_LOCK_TIMEOUT: u32 = 60;
+
+/// The steps of a postgres restore: how each database is made ready, then pg_restore.
+fn postgres_plan(
+    t: &PgTarget,
+    settings: &PostgresSettings,
+    snapshot: &str,
+    clean: bool,
+) -> Vec<String> {
+    let props = if settings.no_owner {
+        "encoding, locale, settings, comment; no owner or privileges (no_owner)"
+    } else {
+        "encoding, locale, owner, settings, comment, privileges"
+    };
+    let databases = if settings.all_databases {
+        "each database of the backup".to_string()
+    } else {
+        format!("database {}", t.dbname)
+    };
+    let mut steps = Vec::new();
+    let missing =
+        !settings.all_databases && prepare_target(t).is_ok_and(|s| s == TargetState::Missing);
+    if missing {
+        steps.push(format!(
+            "create {databases} as the backup's DATABASE entry says ({props})"
+        ));
+    } else if clean {
+        steps.push(format!(
+            "--clean: drop {databases} (ending its sessions) and create it empty as the backup's DATABASE entry says ({props}); objects not in the backup are gone"
+        ));
+    } else {
+        steps.push(format!(
+            "keep {databases} (created as the backup says when missing): objects of the backup are replaced, other objects and the database's own settings are kept (--clean empties it first)"
+        ));
+    }
+    let owner = if settings.no_owner { " --no-owner" } else { "" };
+    let jobs = settings.jobs.unwrap_or_else(default_jobs);
+    let wait = match settings.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT) {
+        0 => "waiting for locks without limit".to_string(),
+        n => format!("waiting at most {n} s for each lock (lock_timeout)"),
+    };
+    steps.push(format!(
+        "pg_restore --clean --if-exists --exit-on-error --jobs {jobs}{owner} snapshot {snapshot} into {}, {wait}",
+        t.url()
+    ));
+    steps
+}
+
 /// Restores globals first (when the backup has them), then every database dump: into
 /// the target database, or with `all_databases` into databases of the same names on
-/// the target server.
+/// the target server. With `clean` each database is dropped and created afresh.
 fn restore_postgres(
     reader: &RepoReader<'_>,
     id: &str,
     root: &str,
     target: &PgTarget,
     settings: &PostgresSettings,
+    clean: bool,
 ) -> Result<(), String> {
     let manifest = reader.manifest(id).map_err(|e| e.to_string())?;
     let (globals, dumps): (Vec<String>, Vec<String>) = manifest
@@ -628,19 +678,8 @@ fn restore_postgres(
         } else {
             target.clone()
         };
-        let state = prepare_target(&db_target).map_err(|e| e.to_string())?;
-        let jobs = settings.jobs.unwrap_or_else(default_jobs);
-        restore_database(
-            reader,
-            id,
-            root,
-            file,
-            &db_target,
-            state,
-            jobs,
-            settings.no_owner,
-        )
-        .map_err(|e| format!("{}: {e}", db_target.dbname))?;
+        restore_database(reader, id, root, file, &db_target, settings, clean)
+            .map_err(|e| format!("{}: {e}", db_target.dbname))?;
     }
     Ok(())
 }
@@ -650,20 +689,23 @@ pub(crate) fn default_jobs() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1).min(4))
 }
 
-/// One database: with several jobs the dump is spooled to a temp file first (pg_restore
-/// --jobs needs to seek), otherwise it streams straight from the repository.
-#[allow(clippy::too_many_arguments)]
+/// One database: made ready as the archive's DATABASE entry says, restored, then given
+/// the archive's database properties when it was created here. With several jobs the
+/// dump is spooled to a temp file first (pg_restore --jobs needs to seek), otherwise it
+/// streams straight from the repository.
 fn restore_database(
     reader: &RepoReader<'_>,
     id: &str,
     root: &str,
     file: &str,
     target: &PgTarget,
-    state: TargetState,
-    jobs: u32,
-    no_owner: bool,
+    settings: &PostgresSettings,
+    clean: bool,
 ) -> Result<(), String> {
-    if jobs > 1 {
+    let jobs = settings.jobs.unwrap_or_else(default_jobs);
+    let lock_timeout = settings.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT);
+    let no_owner = settings.no_owner;
+    let spec = if jobs > 1 {
         let dir = tempfile::Builder::new()
             .prefix("lifeboat-restore-")
             .tempdir()
@@ -675,12 +717,43 @@ fn restore_database(
             .dump(id, root, file, &mut out)
             .map_err(|e| format!("spooling to {}: {e}", spool.display()))?;
         drop(out);
-        return lifeboat_sources::postgres::restore_spooled(target, state, &spool, jobs, no_owner)
-            .map_err(|e| e.to_string());
+        let mut head = std::fs::File::open(&spool).map_err(|e| e.to_string())?;
+        let spec = DatabaseSpec::read(&mut head).map_err(|e| e.to_string())?;
+        let created = pg::ready_database(target, &spec, clean).map_err(|e| e.to_string())?;
+        pg::restore_spooled(target, &spool, jobs, no_owner, lock_timeout)
+            .map_err(|e| e.to_string())?;
+        created.then_some(spec)
+    } else {
+        let spec = archive_spec(reader, id, root, file)?;
+        let created = pg::ready_database(target, &spec, clean).map_err(|e| e.to_string())?;
+        let mut restore = start_restore(target, no_owner).map_err(|e| e.to_string())?;
+        let input = restore.input().map_err(|e| e.to_string())?;
+        let watch = pg::LockWatch::start(target, lock_timeout);
+        feed(reader, id, root, &[file.to_string()], input, || {
+            watch.judge(restore.finish())
+        })?;
+        created.then_some(spec)
+    };
+    match spec {
+        Some(spec) => {
+            pg::apply_database_settings(target, &spec, no_owner).map_err(|e| e.to_string())
+        }
+        None => Ok(()),
     }
-    let mut restore = start_restore(target, state, no_owner).map_err(|e| e.to_string())?;
-    let input = restore.input().map_err(|e| e.to_string())?;
-    feed(reader, id, root, &[file.to_string()], input, || {
-        restore.finish()
-    })
+}
+
+/// What the archive `file` says of its database, from its table of contents (the
+/// stream stops being read once that is complete).
+fn archive_spec(
+    reader: &RepoReader<'_>,
+    id: &str,
+    root: &str,
+    file: &str,
+) -> Result<DatabaseSpec, String> {
+    let mut sink = pg::HeadSink::default();
+    let read = reader.dump(id, root, file, &mut sink);
+    if let (false, Err(e)) = (sink.complete(), read) {
+        return Err(format!("reading the backup: {e}"));
+    }
+    sink.finish().map_err(|e| e.to_string())
 }

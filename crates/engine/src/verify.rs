@@ -199,11 +199,11 @@ impl Checked<'_, '_> {
                 "lifeboat_verify"
             };
             let target = server.target(db);
-            if !pgv::database_exists(&target).map_err(|e| e.to_string())? {
-                pgv::create_database(&target).map_err(|e| e.to_string())?;
-            }
             let spool = server.dir().join("backup.pgdump");
             self.spool(file, &spool)?;
+            if !pgv::database_exists(&target).map_err(|e| e.to_string())? {
+                pgv::create_database(&target, &spool).map_err(|e| e.to_string())?;
+            }
             pgv::restore_file(&target, &spool, jobs, major).map_err(|e| {
                 format!("pg_restore of {file} into a throwaway PostgreSQL {major} failed: {e}")
             })?;

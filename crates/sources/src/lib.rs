@@ -8,6 +8,7 @@ pub mod dump_lazy;
 pub mod error;
 pub mod files;
 pub mod hooks;
+pub mod interrupt;
 pub mod mysql;
 pub mod postgres;
 pub mod process;

@@ -15,6 +15,10 @@ pub struct DumpArgs {
     /// Write the backup's manifest (JSON) instead of its data
     #[arg(long)]
     manifest: bool,
+    /// The payload file to write, when the backup holds several (e.g. `globals.sql`,
+    /// `shop.pgdump`; `dump --manifest` lists them)
+    #[arg(long, value_name = "NAME", conflicts_with = "manifest")]
+    file: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: DumpArgs) -> anyhow::Result<ExitCode> {
@@ -42,6 +46,7 @@ pub fn run(ctx: &Ctx, args: DumpArgs) -> anyhow::Result<ExitCode> {
         &source.name,
         &args.snapshot,
         what,
+        args.file.as_deref(),
         &mut out,
     )?;
     Ok(ExitCode::SUCCESS)

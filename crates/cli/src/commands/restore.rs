@@ -27,7 +27,9 @@ pub struct RestoreArgs {
     /// files: with --delete, remove excluded paths too
     #[arg(long)]
     delete_excluded: bool,
-    /// Empty the target first (files: same as --delete; postgres always cleans)
+    /// Empty the target first (files: same as --delete; postgres: drop the database
+    /// and create it afresh as the backup says, so objects not in the backup are gone;
+    /// without it postgres replaces the backup's objects and keeps others)
     #[arg(long)]
     clean: bool,
     /// Print what would happen and change nothing

@@ -115,6 +115,7 @@ pub struct RawSource {
     pub databases: Option<S<toml::Value>>,
     pub jobs: Option<S<u32>>,
     pub no_owner: Option<S<bool>>,
+    pub lock_timeout: Option<S<u32>>,
     pub path: Option<S<String>>,
     pub exclude: Option<S<Vec<String>>>,
     pub restore_mode: Option<S<String>>,

@@ -303,7 +303,7 @@ impl Validator<'_, '_> {
 
     /// Reports keys that are set but do not belong to the source's kind.
     fn only_keys(&mut self, s: &RawSource, allowed: &[&str]) {
-        let spans: [(&str, Option<std::ops::Range<usize>>); 19] = [
+        let spans: [(&str, Option<std::ops::Range<usize>>); 20] = [
             ("url", s.url.as_ref().map(Spanned::span)),
             ("password_env", s.password_env.as_ref().map(Spanned::span)),
             ("password_file", s.password_file.as_ref().map(Spanned::span)),
@@ -311,6 +311,7 @@ impl Validator<'_, '_> {
             ("databases", s.databases.as_ref().map(Spanned::span)),
             ("jobs", s.jobs.as_ref().map(Spanned::span)),
             ("no_owner", s.no_owner.as_ref().map(Spanned::span)),
+            ("lock_timeout", s.lock_timeout.as_ref().map(Spanned::span)),
             ("path", s.path.as_ref().map(Spanned::span)),
             ("exclude", s.exclude.as_ref().map(Spanned::span)),
             ("restore_mode", s.restore_mode.as_ref().map(Spanned::span)),
@@ -369,6 +370,7 @@ impl Validator<'_, '_> {
                 "databases",
                 "jobs",
                 "no_owner",
+                "lock_timeout",
             ],
         );
         let all_databases = match &s.databases {
@@ -402,6 +404,7 @@ impl Validator<'_, '_> {
             jobs: s.jobs.as_ref().map(|j| *j.get_ref()),
             globals: s.globals.as_ref().is_some_and(|b| *b.get_ref()),
             all_databases,
+            lock_timeout: s.lock_timeout.as_ref().map(|t| *t.get_ref()),
         }))
     }
 

@@ -50,12 +50,19 @@ impl Cursor<'_> {
     }
 
     fn string(&mut self) -> Result<Option<String>, Need> {
+        Ok(self
+            .raw()?
+            .map(|bytes| String::from_utf8_lossy(bytes).into_owned()))
+    }
+
+    /// A string's bytes as stored (SQL in the database's encoding, maybe not UTF-8).
+    fn raw(&mut self) -> Result<Option<&[u8]>, Need> {
         let len = self.int()?;
         if len < 0 {
             return Ok(None);
         }
         let len = usize::try_from(len).map_err(|_| Need::Invalid("string length".into()))?;
-        Ok(Some(String::from_utf8_lossy(self.take(len)?).into_owned()))
+        Ok(Some(self.take(len)?))
     }
 }
 
@@ -84,6 +91,28 @@ pub(super) struct Toc {
     tables: HashMap<i64, String>,
     /// Every entry's data offset field: where it is and its flag.
     pub(super) offsets: Vec<OffsetField>,
+    /// The entries about the database itself and the session settings, which
+    /// `pg_restore` only applies with `--create` (see [`is_database_entry`]).
+    pub(super) database: Vec<DbEntry>,
+}
+
+/// A TOC entry about the database itself, its SQL kept byte for byte.
+#[derive(Debug, Clone)]
+pub(super) struct DbEntry {
+    pub(super) desc: String,
+    pub(super) tag: String,
+    pub(super) defn: Vec<u8>,
+    pub(super) owner: String,
+}
+
+/// DATABASE, DATABASE PROPERTIES, the database's COMMENT / ACL / SECURITY LABEL (tag
+/// `DATABASE name`), and ENCODING / STDSTRINGS (how to read the SQL of the others).
+fn is_database_entry(desc: &str, tag: &str) -> bool {
+    match desc {
+        "DATABASE" | "DATABASE PROPERTIES" | "ENCODING" | "STDSTRINGS" => true,
+        "COMMENT" | "ACL" | "SECURITY LABEL" => tag.starts_with("DATABASE "),
+        _ => false,
+    }
 }
 
 /// A TOC entry's data offset: a flag byte (`K_OFFSET_*`) and `off_size` bytes.
@@ -99,6 +128,11 @@ fn version_at_least(v: (u8, u8), want: (u8, u8)) -> bool {
 }
 
 pub(super) fn parse_head(buf: &[u8]) -> Result<(Toc, usize), Need> {
+    parse_toc(buf, false)
+}
+
+/// The header and TOC; `compressed` archives are accepted when only the TOC matters.
+pub(super) fn parse_toc(buf: &[u8], compressed_ok: bool) -> Result<(Toc, usize), Need> {
     let mut c = Cursor {
         buf,
         pos: 0,
@@ -124,7 +158,7 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<(Toc, usize), Need> {
     } else {
         c.int()?
     };
-    if compressed != 0 {
+    if compressed != 0 && !compressed_ok {
         return Err(Need::Invalid("the archive is compressed".into()));
     }
     for _ in 0..7 {
@@ -136,6 +170,7 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<(Toc, usize), Need> {
     let count = c.int()?;
     let mut tables = HashMap::new();
     let mut offsets = Vec::new();
+    let mut database = Vec::new();
     for _ in 0..count {
         let id = c.int()?;
         c.int()?; // had dumper
@@ -144,9 +179,13 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<(Toc, usize), Need> {
         let tag = c.string()?.unwrap_or_default();
         let desc = c.string()?.unwrap_or_default();
         c.int()?; // section
-        for _ in 0..3 {
-            c.string()?; // defn, drop statement, copy statement
-        }
+        let keep = is_database_entry(&desc, &tag);
+        let defn = match c.raw()? {
+            Some(sql) if keep => sql.to_vec(),
+            _ => Vec::new(),
+        };
+        c.raw()?; // drop statement
+        c.raw()?; // copy statement
         let namespace = c.string()?.unwrap_or_default();
         c.string()?; // tablespace
         if version_at_least(v, (1, 14)) {
@@ -155,7 +194,7 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<(Toc, usize), Need> {
         if version_at_least(v, (1, 16)) {
             c.int()?; // relkind
         }
-        c.string()?; // owner
+        let owner = c.string()?.unwrap_or_default();
         c.string()?; // "false": with oids
         while c.string()?.is_some() {} // dependencies, NULL-terminated
         let pos = c.pos;
@@ -163,6 +202,13 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<(Toc, usize), Need> {
         offsets.push(OffsetField { id, pos, flag });
         if desc == "TABLE DATA" {
             tables.insert(id, format!("{namespace}.{tag}"));
+        } else if keep {
+            database.push(DbEntry {
+                desc,
+                tag,
+                defn,
+                owner,
+            });
         }
     }
     Ok((
@@ -171,6 +217,7 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<(Toc, usize), Need> {
             off_size,
             tables,
             offsets,
+            database,
         },
         c.pos,
     ))

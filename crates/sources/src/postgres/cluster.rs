@@ -3,7 +3,7 @@
 
 use super::backup::{server_major, start_backup};
 use super::conn::{describe, PgTarget};
-use super::restore::PgRestore;
+use super::restore::{start_fed, PgRestore};
 use super::tools::find_tool;
 use crate::dump::{Dump, DumpFacts};
 use crate::dump_lazy::lazy;
@@ -110,6 +110,5 @@ pub fn start_globals_restore(target: &PgTarget) -> Result<PgRestore, SourceError
     let mut cmd = Command::new(&tool.path);
     cmd.args(["--quiet", "--no-psqlrc", "--dbname", &target.dbname]);
     let passfile = target.configure(&mut cmd)?;
-    let running = Running::spawn("psql", &mut cmd, Pipes::Stdin)?;
-    Ok(crate::process::Feeder::new(running, passfile, tool.version))
+    start_fed("psql", &mut cmd, passfile, tool.version)
 }

@@ -5,6 +5,8 @@ mod archive;
 mod backup;
 pub mod cluster;
 mod conn;
+mod database;
+mod locks;
 mod offsets;
 mod restore;
 mod tools;
@@ -12,5 +14,10 @@ pub mod verify;
 
 pub use backup::start_backup;
 pub use conn::PgTarget;
-pub use restore::{prepare_target, restore_spooled, start_restore, PgRestore, TargetState};
+pub use database::{DatabaseSpec, HeadSink};
+pub use locks::LockWatch;
+pub use restore::{
+    apply_database_settings, prepare_target, ready_database, restore_spooled, start_restore,
+    PgRestore, TargetState,
+};
 pub use tools::{find_tool, parse_major, PgTool};

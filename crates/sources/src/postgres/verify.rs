@@ -3,6 +3,7 @@
 
 use super::backup::count_rows;
 use super::conn::{describe, PgTarget};
+use super::database::DatabaseSpec;
 use crate::SourceError;
 use lifeboat_core::TableCount;
 use std::path::Path;
@@ -36,12 +37,21 @@ pub fn restore_file(
     jobs: u32,
     major: u32,
 ) -> Result<(), SourceError> {
-    super::restore::restore_file(target, file, jobs, major, &["--no-owner", "--no-acl"])
+    super::restore::restore_file(target, file, jobs, major, &["--no-owner", "--no-acl"], 0)
 }
 
-/// Creates database `target.dbname` on its server.
-pub fn create_database(target: &PgTarget) -> Result<(), SourceError> {
-    super::restore::create_database(target)
+/// Creates database `target.dbname` on its server as the archive `file` says
+/// (encoding, locale): a SQL_ASCII or LATIN1 dump does not fit a UTF8 database.
+pub fn create_database(target: &PgTarget, file: &Path) -> Result<(), SourceError> {
+    let mut f = std::fs::File::open(file)
+        .map_err(SourceError::io(format!("reading {}", file.display())))?;
+    match DatabaseSpec::read(&mut f) {
+        Ok(spec) => super::restore::create_as_archived(target, &spec),
+        Err(why) => {
+            tracing::warn!("creating the scratch database with the server's defaults: {why}");
+            super::restore::create_database(target)
+        }
+    }
 }
 
 /// Whether database `target.dbname` exists on its server.
