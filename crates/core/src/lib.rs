@@ -9,7 +9,7 @@ pub mod secret;
 pub mod selector;
 
 pub use fill::read_full;
-pub use manifest::{Facts, Manifest, TableCount};
+pub use manifest::{Facts, Manifest, MysqlDatabase, TableCount};
 pub use model::{
     AppSpec, BucketSettings, CommandSettings, Config, FilesSettings, MysqlDatabases, MysqlSettings,
     PostgresSettings, RedisRestoreMode, RedisSettings, RepositorySpec, SourceKind, SourceSpec,
