@@ -97,11 +97,10 @@ fn write_and_crash(path: &Path, sql: &str) {
     let mut stdin = app.stdin.take().unwrap();
     writeln!(stdin, "PRAGMA wal_autocheckpoint=0;\n{sql}\n.print committed").unwrap();
     stdin.flush().unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(app.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "committed");
+    // PRAGMA prints its value first: wait for our marker.
+    let out = std::io::BufReader::new(app.stdout.take().unwrap());
+    let seen = out.lines().map(Result::unwrap).any(|l| l.trim() == "committed");
+    assert!(seen, "the app committed");
     app.kill().unwrap();
     app.wait().unwrap();
 }

@@ -269,7 +269,7 @@ fn verify_of_all_databases_ignores_tables_the_server_fills_itself() {
     server.create_user("app", PASSWORD).unwrap();
     query(
         &server.root(),
-        "CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v INT, KEY (v));
+        "CREATE DATABASE shop; USE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v INT, KEY (v));
          INSERT INTO shop.t SELECT seq, seq FROM seq_1_to_2000; ANALYZE TABLE shop.t;",
     )
     .unwrap();
