@@ -116,12 +116,6 @@ fn offline_restore_writes_dump_rdb_a_fresh_server_loads() {
 #[test]
 fn verify_passes_after_keys_with_a_ttl_expired() {
     let source = ScratchRedis::start_with_password(PASSWORD).unwrap();
-    cmd(&source, &["SET", "kept", "1"]);
-    cmd(&source, &["SET", "session", "x", "PX", "1200"]);
-    let mut conn = source.admin().unwrap();
-    conn.call(&[b"SELECT", b"3"]).unwrap();
-    conn.call(&[b"SET", b"cache", b"y", b"PX", b"1200"]).unwrap();
-    conn.call(&[b"SET", b"kept3", b"z"]).unwrap();
     let mut ws = Workspace::new();
     ws.env.push(("REDIS_PASSWORD".into(), PASSWORD.into()));
     ws.config(&format!(
@@ -129,13 +123,20 @@ fn verify_passes_after_keys_with_a_ttl_expired() {
         source.port
     ));
     ws.run(&["init"]).assert_ok();
+    cmd(&source, &["SET", "kept", "1"]);
+    cmd(&source, &["SET", "session", "x", "PX", "2500"]);
+    let mut conn = source.admin().unwrap();
+    conn.call(&[b"SELECT", b"3"]).unwrap();
+    conn.call(&[b"SET", b"cache", b"y", b"PX", b"2500"]).unwrap();
+    conn.call(&[b"SET", b"kept3", b"z"]).unwrap();
+    let written = std::time::Instant::now();
     ws.run(&["backup"]).assert_ok();
     let manifest = ws.manifest("gw/cache");
     assert_eq!(
         manifest["facts"]["expiring_keys"],
         serde_json::json!([{"table": "db0", "rows": 1}, {"table": "db3", "rows": 1}])
     );
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    std::thread::sleep(std::time::Duration::from_millis(2700).saturating_sub(written.elapsed()));
     let out = ws.run(&["verify"]).assert_ok();
     assert!(out.stdout.contains("db0: 2 keys as recorded"), "{}", out.stdout);
     // A restore skips what has expired; the rest is there.
