@@ -153,7 +153,13 @@ fn an_object_named_like_the_old_metadata_file_round_trips() {
         objects(&s3, "s3://restored/copy"),
         objects(&s3, "s3://habitat/pkgs")
     );
-    put(&s3, "s3://restored/copy", "~objects.json", b"changed", "text/plain");
+    put(
+        &s3,
+        "s3://restored/copy",
+        "~objects.json",
+        b"changed",
+        "text/plain",
+    );
     ws.run(&[
         "restore",
         "depot/artifacts",

@@ -17,8 +17,14 @@ type Object = (String, Vec<u8>, Option<String>);
 
 fn put(s3: &ScratchS3, url: &str, key: &str, body: &[u8], content_type: Option<&str>) {
     let target = s3.target(url).unwrap();
-    bucket::put_object(&target, key, &mut &body[..], body.len() as u64, content_type)
-        .unwrap_or_else(|e| panic!("putting {key:?}: {e}"));
+    bucket::put_object(
+        &target,
+        key,
+        &mut &body[..],
+        body.len() as u64,
+        content_type,
+    )
+    .unwrap_or_else(|e| panic!("putting {key:?}: {e}"));
 }
 
 /// key, bytes and content type of every object under `url`, sorted by key.
@@ -41,11 +47,27 @@ fn hostile() -> Vec<(String, Vec<u8>, Option<&'static str>)> {
     let mut all = vec![
         ("with space.txt".to_string(), b"spaces".to_vec(), text),
         ("  leading and trailing  ".into(), b"blanks".to_vec(), text),
-        ("ünïcødé/ファイル 🦀.txt".into(), "🦀".as_bytes().to_vec(), text),
-        ("~objects.json".into(), b"{\"format\": 1, \"objects\": {}}".to_vec(), Some("application/json")),
-        ("~lifeboat/bucket-objects.json".into(), b"not lifeboat's".to_vec(), None),
+        (
+            "ünïcødé/ファイル 🦀.txt".into(),
+            "🦀".as_bytes().to_vec(),
+            text,
+        ),
+        (
+            "~objects.json".into(),
+            b"{\"format\": 1, \"objects\": {}}".to_vec(),
+            Some("application/json"),
+        ),
+        (
+            "~lifeboat/bucket-objects.json".into(),
+            b"not lifeboat's".to_vec(),
+            None,
+        ),
         ("~lifeboat/manifest.json".into(), b"{}".to_vec(), None),
-        ("percent%20and+plus=eq&amp;semi.txt".into(), b"url-ish".to_vec(), text),
+        (
+            "percent%20and+plus=eq&amp;semi.txt".into(),
+            b"url-ish".to_vec(),
+            text,
+        ),
         ("question?and#hash.txt".into(), b"query-ish".to_vec(), text),
         ("back\\slash".into(), b"\\".to_vec(), None),
         ("CaseOnly".into(), b"upper".to_vec(), None),
@@ -53,15 +75,26 @@ fn hostile() -> Vec<(String, Vec<u8>, Option<&'static str>)> {
         ("empty".into(), Vec::new(), Some("application/octet-stream")),
         ("nested/empty".into(), Vec::new(), None),
         ("big.bin".into(), big, Some("application/x-lifeboat-test")),
-        ("image.png".into(), b"\x89PNG\r\n\x1a\n\0\xff".to_vec(), Some("image/png")),
+        (
+            "image.png".into(),
+            b"\x89PNG\r\n\x1a\n\0\xff".to_vec(),
+            Some("image/png"),
+        ),
         // s3s-fs keeps objects as files, so `dir` and `dir/x` cannot both exist there
         // (lifeboat refuses that pair: see bucket::backup's tree-clash check).
-        ("dir.d".into(), b"a file named like a directory".to_vec(), text),
+        (
+            "dir.d".into(),
+            b"a file named like a directory".to_vec(),
+            text,
+        ),
         ("dir/inside.txt".into(), b"inside".to_vec(), text),
         ("dir/sub/".to_string() + "x", b"x".to_vec(), text),
     ];
     // 12 levels: the s3s-fs test server answers InternalError to a 40-level key.
-    let deep = (0..12).map(|i| format!("d{i}")).collect::<Vec<_>>().join("/");
+    let deep = (0..12)
+        .map(|i| format!("d{i}"))
+        .collect::<Vec<_>>()
+        .join("/");
     all.push((format!("{deep}/deep.txt"), b"deep".to_vec(), None));
     all
 }
@@ -94,7 +127,11 @@ fn bucket_conformance_round_trips_exactly() {
 
     ws.run(&["restore", "depot/files", "--to", "s3://restored/copy"])
         .assert_ok();
-    assert_eq!(objects(&s3, "s3://restored/copy"), want, "into an empty prefix");
+    assert_eq!(
+        objects(&s3, "s3://restored/copy"),
+        want,
+        "into an empty prefix"
+    );
 
     put(&s3, "s3://restored/copy", "stray", b"x", None);
     put(&s3, "s3://restored/copy", "dir.d", b"changed", None);
@@ -110,7 +147,11 @@ fn bucket_conformance_round_trips_exactly() {
         "--clean",
     ])
     .assert_ok();
-    assert_eq!(objects(&s3, "s3://restored/copy"), want, "over a modified prefix");
+    assert_eq!(
+        objects(&s3, "s3://restored/copy"),
+        want,
+        "over a modified prefix"
+    );
 
     let verified = ws.run(&["verify", "depot/files"]).assert_ok();
     assert!(

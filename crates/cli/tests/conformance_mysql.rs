@@ -48,7 +48,9 @@ fn seed(server: &ScratchMariaDb) {
          CREATE TRIGGER trg_auto AFTER INSERT ON t_auto FOR EACH ROW INSERT INTO t_audit VALUES (1, NEW.id);
          CREATE VIEW v_count AS SELECT COUNT(*) AS n, MAX(id) AS top FROM t_auto;
          CREATE FUNCTION f_double(x INT) RETURNS INT DETERMINISTIC RETURN x * 2;
-         CREATE PROCEDURE p_add(IN v VARCHAR(10)) BEGIN INSERT INTO t_auto (v) VALUES (v); SELECT 'semi;colon'; END;
+         DELIMITER //
+         CREATE PROCEDURE p_add(IN v VARCHAR(10)) BEGIN INSERT INTO t_auto (v) VALUES (v); SELECT 'semi;colon'; END//
+         DELIMITER ;
          CREATE EVENT ev_prune ON SCHEDULE EVERY 1 DAY DO DELETE FROM t_audit WHERE n < 0;
          CALL p_add('f');",
     );
@@ -113,7 +115,11 @@ fn workspace(server: &ScratchMariaDb, url_tail: &str, databases: &str) -> Worksp
 fn round_trip(server: &ScratchMariaDb, ws: &Workspace, copy: &str, want: &[String]) {
     let to = format!("mysql://app@127.0.0.1:{}/{copy}", server.port);
     ws.run(&["restore", "shop/db", "--to", &to]).assert_ok();
-    assert_eq!(fingerprint(server, copy), want, "{copy}: into a missing database");
+    assert_eq!(
+        fingerprint(server, copy),
+        want,
+        "{copy}: into a missing database"
+    );
     modify(server, copy);
     ws.run(&["restore", "shop/db", "--to", &to]).assert_code(1);
     ws.run(&["restore", "shop/db", "--to", &to, "--force"])
@@ -139,13 +145,26 @@ fn mysql_conformance_round_trips_exactly() {
     let want = fingerprint(&server, DB);
     assert!(
         want.iter().any(|l| l == "latin1|latin1_german1_ci")
-            && want.iter().any(|l| l.starts_with("t_auto|BASE TABLE|InnoDB|latin1_german1_ci|106|")),
+            && want
+                .iter()
+                .any(|l| l.starts_with("t_auto|BASE TABLE|InnoDB|latin1_german1_ci|106|")),
         "{want:#?}"
     );
-    let dump = String::from_utf8(
-        workspace(&server, "/conf", "").run_bytes(&["dump", "shop/db"]),
-    )
-    .unwrap();
+    for object in [
+        "p_add|PROCEDURE",
+        "p_old_collation|PROCEDURE",
+        "f_double|FUNCTION",
+        "trg_auto|INSERT",
+        "ev_prune|",
+        "v_count|",
+    ] {
+        assert!(
+            want.iter().any(|l| l.starts_with(object)),
+            "{object} in {want:#?}"
+        );
+    }
+    let dump =
+        String::from_utf8(workspace(&server, "/conf", "").run_bytes(&["dump", "shop/db"])).unwrap();
     assert!(
         dump.contains("ALTER DATABASE `conf` CHARACTER SET"),
         "the dump switches the database collation around the old procedure"
@@ -155,5 +174,9 @@ fn mysql_conformance_round_trips_exactly() {
     round_trip(&server, &by_url, "conf_url_copy", &want);
     let listed = workspace(&server, "", "databases = [\"conf\"]\n");
     round_trip(&server, &listed, "conf_list_copy", &want);
-    assert_eq!(fingerprint(&server, DB), want, "the source was never written to");
+    assert_eq!(
+        fingerprint(&server, DB),
+        want,
+        "the source was never written to"
+    );
 }

@@ -53,15 +53,23 @@ fn seed(server: &ScratchRedis) {
     let big: Vec<u8> = (0..2_500_000u32).map(|i| (i * 31 % 256) as u8).collect();
     call(&mut c, &[b"SET", b"big-string", &big]);
     call(&mut c, &[b"SET", b"\x00nul\r\nkey\xff", b"binary name"]);
-    call(&mut c, &[b"SET", b"value\x00with\xffbytes", b"\x00\r\n\xff\xfe"]);
+    call(
+        &mut c,
+        &[b"SET", b"value\x00with\xffbytes", b"\x00\r\n\xff\xfe"],
+    );
     call(&mut c, &[b"SET", b"int", b"12345"]);
     call(&mut c, &[b"SET", b"", b"empty key name"]);
-    call(&mut c, &[b"SET", b"emoji-\xf0\x9f\xa6\x80", b"\xf0\x9f\xa6\x80"]);
+    call(
+        &mut c,
+        &[b"SET", b"emoji-\xf0\x9f\xa6\x80", b"\xf0\x9f\xa6\x80"],
+    );
     call(&mut c, &[b"PFADD", b"hll", b"a", b"b", b"c"]);
     call(&mut c, &[b"SETBIT", b"bitmap", b"1000001", b"1"]);
     call(&mut c, &[b"SET", b"ms-ttl", b"v", b"PX", b"600123"]);
     call(&mut c, &[b"SET", b"s-ttl", b"v", b"EX", b"86400"]);
-    let list: Vec<Vec<u8>> = (0..150_000).map(|i| format!("item{i}").into_bytes()).collect();
+    let list: Vec<Vec<u8>> = (0..150_000)
+        .map(|i| format!("item{i}").into_bytes())
+        .collect();
     batched(&mut c, b"RPUSH", b"big-list", &list);
     call(&mut c, &[b"RPUSH", b"small-list", b"\x00", b"", b"\xff"]);
     let members: Vec<Vec<u8>> = (0..30_000).map(|i| format!("m{i}").into_bytes()).collect();
@@ -73,29 +81,63 @@ fn seed(server: &ScratchRedis) {
         scored.push(format!("z{i}").into_bytes());
     }
     batched(&mut c, b"ZADD", b"big-zset", &scored);
-    call(&mut c, &[b"ZADD", b"small-zset", b"-inf", b"low", b"inf", b"high", b"0", b"\x00"]);
-    call(&mut c, &[b"GEOADD", b"geo", b"13.361389", b"38.115556", b"Palermo"]);
+    call(
+        &mut c,
+        &[
+            b"ZADD",
+            b"small-zset",
+            b"-inf",
+            b"low",
+            b"inf",
+            b"high",
+            b"0",
+            b"\x00",
+        ],
+    );
+    call(
+        &mut c,
+        &[b"GEOADD", b"geo", b"13.361389", b"38.115556", b"Palermo"],
+    );
     let mut fields = Vec::new();
     for i in 0..10_000 {
         fields.push(format!("f{i}").into_bytes());
         fields.push(format!("v{i}").into_bytes());
     }
     batched(&mut c, b"HSET", b"big-hash", &fields);
-    call(&mut c, &[b"HSET", b"hash", b"\x00f", &big[..1_200_000], b"g", b""]);
+    call(
+        &mut c,
+        &[b"HSET", b"hash", b"\x00f", &big[..1_200_000], b"g", b""],
+    );
     call(&mut c, &[b"PEXPIRE", b"hash", b"900456"]);
     for i in 0..5 {
-        call(&mut c, &[b"XADD", b"stream", b"*", b"n", i.to_string().as_bytes()]);
+        call(
+            &mut c,
+            &[b"XADD", b"stream", b"*", b"n", i.to_string().as_bytes()],
+        );
     }
     call(&mut c, &[b"XGROUP", b"CREATE", b"stream", b"g1", b"0"]);
     call(&mut c, &[b"XGROUP", b"CREATE", b"stream", b"g2", b"$"]);
     let read = items(call(
         &mut c,
-        &[b"XREADGROUP", b"GROUP", b"g1", b"alice", b"COUNT", b"3", b"STREAMS", b"stream", b">"],
+        &[
+            b"XREADGROUP",
+            b"GROUP",
+            b"g1",
+            b"alice",
+            b"COUNT",
+            b"3",
+            b"STREAMS",
+            b"stream",
+            b">",
+        ],
     ));
     assert_eq!(read.len(), 1);
     let first = items(items(items(read.into_iter().next().unwrap()).remove(1)).remove(0)).remove(0);
     call(&mut c, &[b"XACK", b"stream", b"g1", &bytes(&first)]);
-    call(&mut c, &[b"XADD", b"empty-stream", b"MAXLEN", b"0", b"*", b"x", b"y"]);
+    call(
+        &mut c,
+        &[b"XADD", b"empty-stream", b"MAXLEN", b"0", b"*", b"x", b"y"],
+    );
     for db in ["5", "15"] {
         call(&mut c, &[b"SELECT", db.as_bytes()]);
         call(&mut c, &[b"SET", b"in-db", db.as_bytes()]);
@@ -116,7 +158,10 @@ fn content(c: &mut Conn, key: &[u8]) -> (String, String) {
         "string" => format!("{:?}", call(c, &[b"GET", key])),
         "list" => format!("{:?}", call(c, &[b"LRANGE", key, b"0", b"-1"])),
         "set" => sorted(call(c, &[b"SMEMBERS", key])),
-        "zset" => format!("{:?}", call(c, &[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"])),
+        "zset" => format!(
+            "{:?}",
+            call(c, &[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"])
+        ),
         "hash" => {
             let flat = items(call(c, &[b"HGETALL", key]));
             let mut pairs: Vec<String> = flat.chunks(2).map(|p| format!("{p:?}")).collect();
@@ -134,7 +179,12 @@ fn content(c: &mut Conn, key: &[u8]) -> (String, String) {
 fn stream_content(c: &mut Conn, key: &[u8]) -> String {
     let entries = call(c, &[b"XRANGE", key, b"-", b"+"]);
     let info = items(call(c, &[b"XINFO", b"STREAM", key]));
-    let wanted = ["length", "last-generated-id", "max-deleted-entry-id", "entries-added"];
+    let wanted = [
+        "length",
+        "last-generated-id",
+        "max-deleted-entry-id",
+        "entries-added",
+    ];
     let fields: Vec<String> = info
         .chunks(2)
         .filter(|p| wanted.iter().any(|w| p[0].as_bytes() == Some(w.as_bytes())))
@@ -146,7 +196,10 @@ fn stream_content(c: &mut Conn, key: &[u8]) -> String {
         let group = items(group);
         let name = bytes(&group[1]);
         out.push_str(&format!(" group {group:?}"));
-        out.push_str(&format!(" pending {:?}", call(c, &[b"XPENDING", key, &name])));
+        out.push_str(&format!(
+            " pending {:?}",
+            call(c, &[b"XPENDING", key, &name])
+        ));
         let detail = items(call(c, &[b"XPENDING", key, &name, b"-", b"+", b"100"]));
         for entry in detail {
             let e = items(entry);
@@ -188,7 +241,11 @@ fn assert_same(source: &Keyspace, restored: &Keyspace, what: &str) {
     assert_eq!(names(restored), names(source), "{what}: the same keys");
     for (key, (kind, text, ttl)) in source {
         let (got_kind, got_text, got_ttl) = &restored[key];
-        assert_eq!((got_kind, got_text == text), (kind, true), "{what}: {key:?}");
+        assert_eq!(
+            (got_kind, got_text == text),
+            (kind, true),
+            "{what}: {key:?}"
+        );
         match (*ttl, *got_ttl) {
             (-1, -1) => {}
             (want, got) => assert!(

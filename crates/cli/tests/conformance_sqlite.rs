@@ -16,13 +16,22 @@ use std::time::Duration;
 use support::Workspace;
 
 fn sqlite3() -> PathBuf {
-    support::which("sqlite3").unwrap_or_else(|| panic!("sqlite3 not found: apt-get install -y sqlite3"))
+    support::which("sqlite3")
+        .unwrap_or_else(|| panic!("sqlite3 not found: apt-get install -y sqlite3"))
 }
 
 /// The whole database as SQL text: schema and every row, BLOBs as hex literals.
 fn dump(path: &Path) -> String {
-    let out = Command::new(sqlite3()).arg(path).arg(".dump").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(sqlite3())
+        .arg(path)
+        .arg(".dump")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -51,7 +60,9 @@ fn seed(path: &Path) {
         .prepare("INSERT INTO blobs (b, t) VALUES (?1, ?2)")
         .unwrap();
     insert.execute((&all_bytes, "every byte")).unwrap();
-    insert.execute((&b"\0\0\xff\xfe\0"[..], "NULs and 0xFF")).unwrap();
+    insert
+        .execute((&b"\0\0\xff\xfe\0"[..], "NULs and 0xFF"))
+        .unwrap();
     insert.execute((&big, "3 MB")).unwrap();
     insert.execute((&b""[..], "empty blob")).unwrap();
     insert
@@ -95,11 +106,18 @@ fn write_and_crash(path: &Path, sql: &str) {
         .spawn()
         .unwrap();
     let mut stdin = app.stdin.take().unwrap();
-    writeln!(stdin, "PRAGMA wal_autocheckpoint=0;\n{sql}\n.print committed").unwrap();
+    writeln!(
+        stdin,
+        "PRAGMA wal_autocheckpoint=0;\n{sql}\n.print committed"
+    )
+    .unwrap();
     stdin.flush().unwrap();
     // PRAGMA prints its value first: wait for our marker.
     let out = std::io::BufReader::new(app.stdout.take().unwrap());
-    let seen = out.lines().map(Result::unwrap).any(|l| l.trim() == "committed");
+    let seen = out
+        .lines()
+        .map(Result::unwrap)
+        .any(|l| l.trim() == "committed");
     assert!(seen, "the app committed");
     app.kill().unwrap();
     app.wait().unwrap();
@@ -163,9 +181,18 @@ fn sqlite_conformance_round_trips_exactly() {
     assert!(std::fs::metadata(beside(&db, "-wal")).unwrap().len() > 0);
     ws.run(&["restore", "web/db", "--force"]).assert_ok();
     assert_eq!(dump(&db), want, "restore in place");
-    for suffix in ["-wal.lifeboat-old", ".lifeboat-restore", ".lifeboat-restore-wal", ".lifeboat-restore-shm"] {
+    for suffix in [
+        "-wal.lifeboat-old",
+        ".lifeboat-restore",
+        ".lifeboat-restore-wal",
+        ".lifeboat-restore-shm",
+    ] {
         assert!(!beside(&db, suffix).exists(), "{suffix} left behind");
     }
     let verified = ws.run(&["verify"]).assert_ok();
-    assert!(verified.stdout.contains("integrity_check: ok"), "{}", verified.stdout);
+    assert!(
+        verified.stdout.contains("integrity_check: ok"),
+        "{}",
+        verified.stdout
+    );
 }

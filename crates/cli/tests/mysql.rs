@@ -154,7 +154,11 @@ fn restore_of_a_listed_database_to_another_name_leaves_the_original_alone() {
     source_config(&mut ws, &server, "", "databases = [\"orig\"]\n");
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup"]).assert_ok();
-    query(&server.root(), "INSERT INTO orig.t VALUES (2, 'after the backup')").unwrap();
+    query(
+        &server.root(),
+        "INSERT INTO orig.t VALUES (2, 'after the backup')",
+    )
+    .unwrap();
 
     let to = format!("mysql://app@127.0.0.1:{}/copy", server.port);
     let plan = ws
@@ -165,7 +169,8 @@ fn restore_of_a_listed_database_to_another_name_leaves_the_original_alone() {
         "the plan names the real target: {}",
         plan.stdout
     );
-    ws.run(&["restore", "system/mysql", "--to", &to]).assert_ok();
+    ws.run(&["restore", "system/mysql", "--to", &to])
+        .assert_ok();
     assert_eq!(
         rows(&server, "SELECT id, v FROM copy.t ORDER BY id"),
         [["1", "backed up"]]
@@ -226,15 +231,13 @@ fn restore_into_a_missing_database_keeps_its_charset_and_collation() {
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup"]).assert_ok();
     let to = format!("mysql://app@127.0.0.1:{}/legacy_copy", server.port);
-    ws.run(&["restore", "system/mysql", "--to", &to]).assert_ok();
+    ws.run(&["restore", "system/mysql", "--to", &to])
+        .assert_ok();
     assert_eq!(
         defaults(&server, "legacy_copy"),
         [["latin1", "latin1_german1_ci"]]
     );
-    assert_eq!(
-        rows(&server, "SELECT v FROM legacy_copy.t"),
-        [["Straße"]]
-    );
+    assert_eq!(rows(&server, "SELECT v FROM legacy_copy.t"), [["Straße"]]);
     ws.run(&["verify", "system/mysql"]).assert_ok();
 }
 
@@ -256,7 +259,8 @@ fn percent_encoded_user_and_database_names_in_urls_are_decoded() {
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup"]).assert_ok();
     let to = format!("mysql://app%40corp@127.0.0.1:{}/my%20copy", server.port);
-    ws.run(&["restore", "system/mysql", "--to", &to]).assert_ok();
+    ws.run(&["restore", "system/mysql", "--to", &to])
+        .assert_ok();
     assert_eq!(rows(&server, "SELECT COUNT(*) FROM `my copy`.t"), [["2"]]);
     ws.run(&["restore", "system/mysql", "--to", &to, "--force"])
         .assert_ok();

@@ -127,7 +127,8 @@ fn verify_passes_after_keys_with_a_ttl_expired() {
     cmd(&source, &["SET", "session", "x", "PX", "2500"]);
     let mut conn = source.admin().unwrap();
     conn.call(&[b"SELECT", b"3"]).unwrap();
-    conn.call(&[b"SET", b"cache", b"y", b"PX", b"2500"]).unwrap();
+    conn.call(&[b"SET", b"cache", b"y", b"PX", b"2500"])
+        .unwrap();
     conn.call(&[b"SET", b"kept3", b"z"]).unwrap();
     let written = std::time::Instant::now();
     ws.run(&["backup"]).assert_ok();
@@ -138,7 +139,11 @@ fn verify_passes_after_keys_with_a_ttl_expired() {
     );
     std::thread::sleep(std::time::Duration::from_millis(2700).saturating_sub(written.elapsed()));
     let out = ws.run(&["verify"]).assert_ok();
-    assert!(out.stdout.contains("db0: 2 keys as recorded"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("db0: 2 keys as recorded"),
+        "{}",
+        out.stdout
+    );
     // A restore skips what has expired; the rest is there.
     let target = ScratchRedis::start_with_password(PASSWORD).unwrap();
     let to = format!("redis://127.0.0.1:{}", target.port);

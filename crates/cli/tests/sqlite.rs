@@ -133,7 +133,10 @@ fn write_and_crash(path: &std::path::Path, sql: &str) {
     stdin.flush().unwrap();
     // PRAGMA prints its value first: wait for our marker.
     let out = std::io::BufReader::new(app.stdout.take().unwrap());
-    let seen = out.lines().map(Result::unwrap).any(|l| l.trim() == "crashed-after-commit");
+    let seen = out
+        .lines()
+        .map(Result::unwrap)
+        .any(|l| l.trim() == "crashed-after-commit");
     assert!(seen, "the app committed");
     app.kill().unwrap();
     app.wait().unwrap();
@@ -175,7 +178,11 @@ fn restore_in_place_is_not_undone_by_a_stale_wal_of_a_crashed_app() {
         let rows = stmt.query_map([], |r| r.get(0)).unwrap();
         rows.map(Result::unwrap).collect()
     };
-    assert_eq!(values, ["one", "two", "three"], "the backup, not the old WAL");
+    assert_eq!(
+        values,
+        ["one", "two", "three"],
+        "the backup, not the old WAL"
+    );
     for leftover in [
         "-wal.lifeboat-old",
         "-shm.lifeboat-old",

@@ -365,22 +365,38 @@ impl Target {
             Target::Sqlite { .. } => steps.push(format!(
                 "write snapshot {snapshot} beside {target}, check integrity, rename over it"
             )),
-            Target::Mysql { target: t, settings } => {
+            Target::Mysql {
+                target: t,
+                settings,
+            } => {
                 let what = match (&settings.databases, &t.dbname) {
                     (MysqlDatabases::List(names), Some(db)) if names.first() != Some(db) => {
-                        format!("database {} of snapshot {snapshot} as {db}", names.join(", "))
+                        format!(
+                            "database {} of snapshot {snapshot} as {db}",
+                            names.join(", ")
+                        )
                     }
                     _ => format!("snapshot {snapshot}"),
                 };
                 steps.push(format!("load {what} into {target} with the mysql client (database created when missing)"))
             }
             Target::RedisOnline { settings, .. } => {
-                let how = if settings.flush { "FLUSHALL, then load" } else { "merge:" };
+                let how = if settings.flush {
+                    "FLUSHALL, then load"
+                } else {
+                    "merge:"
+                };
                 steps.push(format!("{how} snapshot {snapshot} into {target} key by key (DUMP/RESTORE), no restart, no config change"))
             }
-            Target::RedisOffline { .. } => steps.push(format!("write snapshot {snapshot} as {target} (atomic rename); the server must be stopped")),
+            Target::RedisOffline { .. } => steps.push(format!(
+                "write snapshot {snapshot} as {target} (atomic rename); the server must be stopped"
+            )),
             Target::Bucket { .. } => {
-                let clean = if opts.delete { "delete every object under the prefix, then " } else { "" };
+                let clean = if opts.delete {
+                    "delete every object under the prefix, then "
+                } else {
+                    ""
+                };
                 steps.push(format!("{clean}upload every object of snapshot {snapshot} to {target}, content types kept"))
             }
         }
@@ -403,9 +419,7 @@ impl Target {
                 .map_err(|e| e.to_string()),
             Target::Command { command } => restore_command(reader, id, root, command),
             Target::Sqlite { path } => restore_sqlite(reader, id, root, path),
-            Target::Mysql { target, settings } => {
-                restore_mysql(reader, id, root, target, settings)
-            }
+            Target::Mysql { target, settings } => restore_mysql(reader, id, root, target, settings),
             Target::RedisOnline { target, settings } => {
                 restore_redis_online(reader, id, root, target, settings.flush)
             }

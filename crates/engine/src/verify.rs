@@ -270,8 +270,7 @@ impl Checked<'_, '_> {
             }),
             dump_creates: false,
         };
-        let mut restore =
-            mysql::start_restore(&target, state, &plan).map_err(|e| e.to_string())?;
+        let mut restore = mysql::start_restore(&target, state, &plan).map_err(|e| e.to_string())?;
         let input = restore.input().map_err(|e| e.to_string())?;
         crate::restore::feed(
             self.reader,

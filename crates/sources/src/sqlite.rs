@@ -160,7 +160,9 @@ fn replace(tmp: &Path, path: &Path) -> Result<(), SourceError> {
         let moved = sidecar(path, &format!("{suffix}.lifeboat-old"));
         if let Err(e) = std::fs::rename(&old, &moved) {
             put_back(&aside);
-            return Err(SourceError::io(format!("moving {} aside", old.display()))(e));
+            return Err(SourceError::io(format!("moving {} aside", old.display()))(
+                e,
+            ));
         }
         aside.push((old, moved));
     }

@@ -83,7 +83,9 @@ impl<W: Write> RenameWriter<W> {
             self.in_block = String::from_utf8_lossy(&line[10..]).trim() != ";";
             return Ok(line.to_vec());
         }
-        let watched = WATCHED.iter().any(|w| upper(w.len()).as_deref() == Some(*w));
+        let watched = WATCHED
+            .iter()
+            .any(|w| upper(w.len()).as_deref() == Some(*w));
         if self.in_block || !watched {
             return Ok(line.to_vec());
         }
@@ -93,9 +95,8 @@ impl<W: Write> RenameWriter<W> {
                 String::from_utf8_lossy(&line[..line.len().min(80)])
             )));
         };
-        let (name, end) = backticked(line, start + 1).ok_or_else(|| {
-            self.refuse("unterminated database name in the dump".to_string())
-        })?;
+        let (name, end) = backticked(line, start + 1)
+            .ok_or_else(|| self.refuse("unterminated database name in the dump".to_string()))?;
         if name != self.from {
             return Err(self.refuse(format!(
                 "the dump holds database `{name}` besides `{}`: a dump of several databases \
@@ -245,7 +246,10 @@ mod tests {
 
     #[test]
     fn long_lines_pass_untouched() {
-        let long = format!("INSERT INTO t VALUES ('{}');\nUSE `orig`;\n", "x".repeat(10_000));
+        let long = format!(
+            "INSERT INTO t VALUES ('{}');\nUSE `orig`;\n",
+            "x".repeat(10_000)
+        );
         let (out, _) = run(&long, 4096);
         assert_eq!(out, long.replace("USE `orig`", "USE `co``py`"));
     }

@@ -7,10 +7,10 @@ use super::conn::{
 };
 use super::rename::{RenameProblem, RenameWriter};
 use crate::postgres::TargetState;
-use lifeboat_core::MysqlDatabase;
-use std::io::Write;
 use crate::process::{Feeder, Pipes, Running};
 use crate::SourceError;
+use lifeboat_core::MysqlDatabase;
+use std::io::Write;
 
 /// Databases every server has; a restore of all databases does not count them as
 /// holding data.
@@ -110,9 +110,10 @@ fn create_database(
     if let Some(like) = like {
         let names = [&like.charset, &like.collation];
         // Names from information_schema; anything else is not spliced into SQL.
-        if names.iter().all(|n| {
-            !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        }) {
+        if names
+            .iter()
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        {
             sql.push_str(&format!(
                 " CHARACTER SET {} COLLATE {}",
                 like.charset, like.collation
