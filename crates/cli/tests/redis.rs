@@ -132,17 +132,22 @@ fn verify_passes_after_keys_with_a_ttl_expired() {
     conn.call(&[b"SET", b"kept3", b"z"]).unwrap();
     let written = std::time::Instant::now();
     ws.run(&["backup"]).assert_ok();
-    let manifest = ws.manifest("gw/cache");
-    assert_eq!(
-        manifest["facts"]["expiring_keys"],
-        serde_json::json!([{"table": "db0", "rows": 1}, {"table": "db3", "rows": 1}])
-    );
     std::thread::sleep(std::time::Duration::from_millis(2700).saturating_sub(written.elapsed()));
+    assert_eq!(
+        format!("{:?}", cmd(&source, &["EXISTS", "session"])),
+        format!("{:?}", Value::Int(0)),
+        "the key has expired"
+    );
     let out = ws.run(&["verify"]).assert_ok();
     assert!(
         out.stdout.contains("db0: 2 keys as recorded"),
         "{}",
         out.stdout
+    );
+    let manifest = ws.manifest("gw/cache");
+    assert_eq!(
+        manifest["facts"]["expiring_keys"],
+        serde_json::json!([{"table": "db0", "rows": 1}, {"table": "db3", "rows": 1}])
     );
     // A restore skips what has expired; the rest is there.
     let target = ScratchRedis::start_with_password(PASSWORD).unwrap();
