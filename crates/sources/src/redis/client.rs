@@ -132,7 +132,7 @@ impl Conn {
     }
 
     /// Keys, and keys with an expiry, per db, from one `INFO keyspace`.
-    pub fn keyspace(&mut self) -> Result<(Vec<(u32, u64)>, Vec<(u32, u64)>), SourceError> {
+    pub fn keyspace(&mut self) -> Result<(PerDb, PerDb), SourceError> {
         let info = self.info("keyspace")?;
         Ok((parse_keyspace(&info), parse_keyspace_expires(&info)))
     }
@@ -179,6 +179,9 @@ pub(crate) fn server_error(url: &str, command: &str, msg: &str) -> SourceError {
         _ => SourceError::Query(format!("{url}: {command} failed: {msg}")),
     }
 }
+
+/// A number per logical database, sorted by db.
+pub type PerDb = Vec<(u32, u64)>;
 
 /// `field:value` lines of an INFO section.
 pub fn info_field(info: &str, field: &str) -> Option<String> {
