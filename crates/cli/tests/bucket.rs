@@ -129,3 +129,54 @@ fn wrong_secret_key_fails_without_showing_it() {
     );
     assert!(!out.all().contains("definitely-wrong-secret"));
 }
+
+#[test]
+fn an_object_named_like_the_old_metadata_file_round_trips() {
+    let s3 = ScratchS3::start().unwrap();
+    s3.create_bucket("habitat").unwrap();
+    s3.create_bucket("restored").unwrap();
+    for (key, body) in [
+        ("~objects.json", &b"{\"format\": 1, \"objects\": {}}"[..]),
+        ("~lifeboat/bucket-objects.json", b"mine too"),
+        ("a.txt", b"a"),
+    ] {
+        put(&s3, "s3://habitat/pkgs", key, body, "application/json");
+    }
+    let mut ws = Workspace::new();
+    config(&mut ws, &s3);
+    ws.run(&["init"]).assert_ok();
+    ws.run(&["backup"]).assert_ok();
+    assert_eq!(ws.manifest("depot/artifacts")["facts"]["file_count"], 3);
+    ws.run(&["restore", "depot/artifacts", "--to", "s3://restored/copy"])
+        .assert_ok();
+    assert_eq!(
+        objects(&s3, "s3://restored/copy"),
+        objects(&s3, "s3://habitat/pkgs")
+    );
+    put(
+        &s3,
+        "s3://restored/copy",
+        "~objects.json",
+        b"changed",
+        "text/plain",
+    );
+    ws.run(&[
+        "restore",
+        "depot/artifacts",
+        "--to",
+        "s3://restored/copy",
+        "--force",
+        "--clean",
+    ])
+    .assert_ok();
+    assert_eq!(
+        objects(&s3, "s3://restored/copy"),
+        objects(&s3, "s3://habitat/pkgs")
+    );
+    let verified = ws.run(&["verify", "depot/artifacts"]).assert_ok();
+    assert!(
+        verified.stdout.contains("files: 3 as recorded"),
+        "{}",
+        verified.stdout
+    );
+}

@@ -112,3 +112,49 @@ fn offline_restore_writes_dump_rdb_a_fresh_server_loads() {
         dumps(&source, "0", &["s", "z", "stream"])
     );
 }
+
+#[test]
+fn verify_passes_after_keys_with_a_ttl_expired() {
+    let source = ScratchRedis::start_with_password(PASSWORD).unwrap();
+    let mut ws = Workspace::new();
+    ws.env.push(("REDIS_PASSWORD".into(), PASSWORD.into()));
+    ws.config(&format!(
+        "[[app]]\nname = \"gw\"\n\n[[app.source]]\nname = \"cache\"\nkind = \"redis\"\nurl = \"redis://127.0.0.1:{}\"\npassword_env = \"REDIS_PASSWORD\"\n",
+        source.port
+    ));
+    ws.run(&["init"]).assert_ok();
+    cmd(&source, &["SET", "kept", "1"]);
+    cmd(&source, &["SET", "session", "x", "PX", "2500"]);
+    let mut conn = source.admin().unwrap();
+    conn.call(&[b"SELECT", b"3"]).unwrap();
+    conn.call(&[b"SET", b"cache", b"y", b"PX", b"2500"])
+        .unwrap();
+    conn.call(&[b"SET", b"kept3", b"z"]).unwrap();
+    let written = std::time::Instant::now();
+    ws.run(&["backup"]).assert_ok();
+    std::thread::sleep(std::time::Duration::from_millis(2700).saturating_sub(written.elapsed()));
+    assert_eq!(
+        format!("{:?}", cmd(&source, &["EXISTS", "session"])),
+        format!("{:?}", Value::Int(0)),
+        "the key has expired"
+    );
+    let out = ws.run(&["verify"]).assert_ok();
+    assert!(
+        out.stdout.contains("db0: 2 keys as recorded"),
+        "{}",
+        out.stdout
+    );
+    let manifest = ws.manifest("gw/cache");
+    assert_eq!(
+        manifest["facts"]["expiring_keys"],
+        serde_json::json!([{"table": "db0", "rows": 1}, {"table": "db3", "rows": 1}])
+    );
+    // A restore skips what has expired; the rest is there.
+    let target = ScratchRedis::start_with_password(PASSWORD).unwrap();
+    let to = format!("redis://127.0.0.1:{}", target.port);
+    ws.run(&["restore", "gw/cache", "--to", &to]).assert_ok();
+    assert_eq!(
+        format!("{:?}", cmd(&target, &["DBSIZE"])),
+        format!("{:?}", Value::Int(1))
+    );
+}

@@ -111,3 +111,107 @@ fn missing_database_file_fails_naming_it() {
         out.stderr
     );
 }
+
+/// Runs `sql` in a sqlite3 process that is then killed (SIGKILL) before it can
+/// checkpoint: its committed transactions are left in `PATH-wal` only.
+fn write_and_crash(path: &std::path::Path, sql: &str) {
+    use std::io::{BufRead, Write};
+    let sqlite3 = support::which("sqlite3")
+        .unwrap_or_else(|| panic!("sqlite3 not found: apt-get install -y sqlite3"));
+    let mut app = std::process::Command::new(sqlite3)
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = app.stdin.take().unwrap();
+    writeln!(
+        stdin,
+        "PRAGMA wal_autocheckpoint=0;\n{sql}\n.print crashed-after-commit"
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    // PRAGMA prints its value first: wait for our marker.
+    let out = std::io::BufReader::new(app.stdout.take().unwrap());
+    let seen = out
+        .lines()
+        .map(Result::unwrap)
+        .any(|l| l.trim() == "crashed-after-commit");
+    assert!(seen, "the app committed");
+    app.kill().unwrap();
+    app.wait().unwrap();
+    drop(stdin);
+}
+
+fn wal_of(path: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    name.into()
+}
+
+#[test]
+fn restore_in_place_is_not_undone_by_a_stale_wal_of_a_crashed_app() {
+    let ws = Workspace::new();
+    let db = ws.path("app.sqlite");
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+             INSERT INTO t (v) VALUES ('one'), ('two'), ('three');",
+        )
+        .unwrap();
+    ws.config(&config(&ws));
+    ws.run(&["init"]).assert_ok();
+    ws.run(&["backup"]).assert_ok();
+    write_and_crash(
+        &db,
+        "DELETE FROM t; INSERT INTO t (v) VALUES ('after the backup');",
+    );
+    assert!(
+        std::fs::metadata(wal_of(&db, "-wal")).unwrap().len() > 0,
+        "the crashed app left its WAL"
+    );
+    ws.run(&["restore", "web/db", "--force"]).assert_ok();
+    let values: Vec<String> = {
+        let c = Connection::open(&db).unwrap();
+        let mut stmt = c.prepare("SELECT v FROM t ORDER BY id").unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    assert_eq!(
+        values,
+        ["one", "two", "three"],
+        "the backup, not the old WAL"
+    );
+    for leftover in [
+        "-wal.lifeboat-old",
+        "-shm.lifeboat-old",
+        ".lifeboat-restore",
+        ".lifeboat-restore-wal",
+        ".lifeboat-restore-shm",
+    ] {
+        assert!(!wal_of(&db, leftover).exists(), "{leftover} left behind");
+    }
+    // The safety backup holds what was in the WAL.
+    let safety = ws
+        .snapshots_of("web", "db")
+        .into_iter()
+        .find(|s| s["pre_restore"] == true)
+        .unwrap();
+    let before = ws.path("before.sqlite");
+    ws.run(&[
+        "restore",
+        "web/db",
+        "--snapshot",
+        safety["id"].as_str().unwrap(),
+        "--to",
+        before.to_str().unwrap(),
+    ])
+    .assert_ok();
+    let v: String = Connection::open(&before)
+        .unwrap()
+        .query_row("SELECT group_concat(v) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, "after the backup");
+    ws.run(&["verify"]).assert_ok();
+}

@@ -12,7 +12,7 @@ pub mod selector;
 
 pub use cancel::{CancelToken, Cancelled};
 pub use fill::read_full;
-pub use manifest::{Facts, Manifest, TableCount};
+pub use manifest::{Facts, Manifest, MysqlDatabase, TableCount};
 pub use model::{
     AppSpec, BucketSettings, CommandSettings, Config, FilesSettings, MysqlDatabases, MysqlSettings,
     PostgresSettings, RedisRestoreMode, RedisSettings, RepositorySpec, SourceKind, SourceSpec,

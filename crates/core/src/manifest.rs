@@ -41,6 +41,22 @@ pub struct Facts {
     /// sha256 per payload file of stream kinds, hex.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sha256: Vec<(String, String)>,
+    /// mysql: each dumped database's default character set and collation, so that a
+    /// restore that creates the database creates it alike.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mysql_databases: Vec<MysqlDatabase>,
+    /// redis: how many of each logical database's keys (`db0`, …) had an expiry; those
+    /// may be gone by the time a backup is verified.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expiring_keys: Vec<TableCount>,
+}
+
+/// A MySQL/MariaDB database's name and defaults, as `information_schema.SCHEMATA` says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MysqlDatabase {
+    pub name: String,
+    pub charset: String,
+    pub collation: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -230,8 +230,11 @@ pub fn backup_source(
             let target = MysqlTarget::parse(&my.url, my.password.clone())
                 .map_err(EngineError::source(&spec))?;
             manifest.origin = target.url();
+            let databases = mysql_databases(&my.databases);
+            manifest.facts.mysql_databases = mysql::database_defaults(&target, &databases)
+                .map_err(EngineError::source(&spec))?;
             let produce = slot.producer(manifest, started);
-            mysql::start_backup(&target, &mysql_databases(&my.databases))
+            mysql::start_backup(&target, &databases)
                 .map(|dump| store_dumps(repo, &meta, vec![dump], produce))
                 .map_err(EngineError::source(&spec))?
         }
@@ -239,7 +242,7 @@ pub fn backup_source(
             let target = RedisTarget::parse(&rd.url, rd.password.clone())
                 .map_err(EngineError::source(&spec))?;
             manifest.origin = target.url();
-            let produce = slot.producer(manifest, started);
+            let produce = with_redis_keyspace(slot.producer(manifest, started), target.clone());
             redis::start_backup(&target)
                 .map(|dump| store_dumps(repo, &meta, vec![dump], produce))
                 .map_err(EngineError::source(&spec))?
@@ -348,7 +351,8 @@ pub fn bucket_target(
 }
 
 /// Every object as a stream of its own (opened when the archiver reads it), plus
-/// `~objects.json` with their content types; facts count the objects only.
+/// the metadata document with their content types, stored outside the payload root
+/// (absolute name: [`bucket::METADATA_PATH`]); facts count the objects only.
 fn backup_bucket(
     repo: &mut impl RepoAccess,
     meta: &SnapshotMeta,
@@ -359,7 +363,7 @@ fn backup_bucket(
     let mut dumps = bucket::dumps_for(target, &objects)?;
     let listing = bucket::metadata_json(&objects);
     dumps.push(Dump {
-        name: bucket::METADATA_NAME.to_string(),
+        name: bucket::METADATA_PATH.to_string(),
         stream: Box::new(std::io::Cursor::new(listing)),
         hash: false,
         running: false,
@@ -379,6 +383,24 @@ fn backup_bucket(
         produce(stats, complete)
     };
     Ok(store_dumps(repo, meta, dumps, produce))
+}
+
+/// Records keys and keys with an expiry per db from one `INFO keyspace` taken once
+/// the RDB was read, so that the two agree (verification allows for expired keys).
+fn with_redis_keyspace(
+    produce: impl FnOnce(&PayloadStats, Complete) -> Result<Vec<u8>, String> + Send + 'static,
+    target: RedisTarget,
+) -> impl FnOnce(&PayloadStats, Complete) -> Result<Vec<u8>, String> + Send + 'static {
+    move |stats: &PayloadStats, complete: Complete| {
+        let complete: Complete = Box::new(move |m| {
+            let mut m = complete(m)?;
+            let (keys, expiring) = redis::keyspace_counts(&target).map_err(|e| e.to_string())?;
+            m.facts.tables = keys;
+            m.facts.expiring_keys = expiring.into_iter().filter(|t| t.rows > 0).collect();
+            Ok(m)
+        });
+        produce(stats, complete)
+    }
 }
 
 /// The adapter's name for the databases a `mysql` source dumps.

@@ -215,12 +215,7 @@ impl Target {
             SourceKind::Mysql(my) => {
                 let target = MysqlTarget::parse(to.unwrap_or(&my.url), my.password.clone())
                     .map_err(|e| e.to_string())?;
-                // Dumps of several databases create and select them by name.
-                let target = if my.databases == MysqlDatabases::Url {
-                    target
-                } else {
-                    target.without_db()
-                };
+                let target = mysql_target(target, &my.databases, to.is_some())?;
                 Ok(Target::Mysql {
                     target,
                     settings: my.clone(),
@@ -271,7 +266,13 @@ impl Target {
             Target::Files { dir, .. } => dir.display().to_string(),
             Target::Command { command } => format!("`{command}`"),
             Target::Sqlite { path } => path.display().to_string(),
-            Target::Mysql { target, .. } => target.url(),
+            Target::Mysql { target, settings } => match (&target.dbname, &settings.databases) {
+                (None, MysqlDatabases::List(names)) => {
+                    format!("{} (databases {})", target.url(), names.join(", "))
+                }
+                (None, _) => format!("{} (all databases)", target.url()),
+                (Some(_), _) => target.url(),
+            },
             Target::RedisOnline { target, .. } => target.url(),
             Target::RedisOffline { dir } => dir.join("dump.rdb").display().to_string(),
             Target::Bucket { target, .. } => target.url(),
@@ -299,9 +300,7 @@ impl Target {
             // Nothing to inspect: the command decides what it overwrites.
             Target::Command { .. } => Ok(false),
             Target::Sqlite { path } => Ok(lifeboat_sources::sqlite::holds_data(path)),
-            Target::Mysql { target, .. } => mysql::prepare_target(target)
-                .map(|s| s == TargetState::HoldsData)
-                .map_err(|e| e.to_string()),
+            Target::Mysql { target, settings } => mysql_holds_data(target, settings),
             Target::RedisOnline { target, .. } => redis::target_key_count(target)
                 .map(|n| n > 0)
                 .map_err(|e| e.to_string()),
@@ -317,8 +316,13 @@ impl Target {
             Target::Sqlite { path } => {
                 SourceKind::Sqlite(lifeboat_core::SqliteSettings { path: path.clone() })
             }
+            // The database the restore writes to, whatever the source dumps.
             Target::Mysql { target, settings } => SourceKind::Mysql(MysqlSettings {
                 url: target.url(),
+                databases: match target.dbname {
+                    Some(_) => MysqlDatabases::Url,
+                    None => settings.databases.clone(),
+                },
                 ..settings.clone()
             }),
             Target::RedisOnline { target, settings } => SourceKind::Redis(RedisSettings {
@@ -382,14 +386,38 @@ impl Target {
             Target::Sqlite { .. } => steps.push(format!(
                 "write snapshot {snapshot} beside {target}, check integrity, rename over it"
             )),
-            Target::Mysql { .. } => steps.push(format!("load snapshot {snapshot} into {target} with the mysql client (database created when missing)")),
+            Target::Mysql {
+                target: t,
+                settings,
+            } => {
+                let what = match (&settings.databases, &t.dbname) {
+                    (MysqlDatabases::List(names), Some(db)) if names.first() != Some(db) => {
+                        format!(
+                            "database {} of snapshot {snapshot} as {db}",
+                            names.join(", ")
+                        )
+                    }
+                    _ => format!("snapshot {snapshot}"),
+                };
+                steps.push(format!("load {what} into {target} with the mysql client (database created when missing)"))
+            }
             Target::RedisOnline { settings, .. } => {
-                let how = if settings.flush { "FLUSHALL, then load" } else { "merge:" };
+                let how = if settings.flush {
+                    "FLUSHALL, then load"
+                } else {
+                    "merge:"
+                };
                 steps.push(format!("{how} snapshot {snapshot} into {target} key by key (DUMP/RESTORE), no restart, no config change"))
             }
-            Target::RedisOffline { .. } => steps.push(format!("write snapshot {snapshot} as {target} (atomic rename); the server must be stopped")),
+            Target::RedisOffline { .. } => steps.push(format!(
+                "write snapshot {snapshot} as {target} (atomic rename); the server must be stopped"
+            )),
             Target::Bucket { .. } => {
-                let clean = if opts.delete { "delete every object under the prefix, then " } else { "" };
+                let clean = if opts.delete {
+                    "delete every object under the prefix, then "
+                } else {
+                    ""
+                };
                 steps.push(format!("{clean}upload every object of snapshot {snapshot} to {target}, content types kept"))
             }
         }
@@ -412,7 +440,7 @@ impl Target {
                 .map_err(|e| e.to_string()),
             Target::Command { command } => restore_command(reader, id, root, command),
             Target::Sqlite { path } => restore_sqlite(reader, id, root, path),
-            Target::Mysql { target, .. } => restore_mysql(reader, id, root, target),
+            Target::Mysql { target, settings } => restore_mysql(reader, id, root, target, settings),
             Target::RedisOnline { target, settings } => {
                 restore_redis_online(reader, id, root, target, settings.flush)
             }
@@ -453,19 +481,160 @@ pub(crate) fn feed(
     fed.map_err(|e| format!("reading the backup: {e}"))
 }
 
+/// Where a mysql restore writes: the database in the url or `--to` for a one-database
+/// source; for `databases = [one]` that database (or the one `--to` names, which it is
+/// then loaded as); for several or all databases the server, and a `--to` naming one
+/// database is refused: the dump would write to databases the user did not name.
+fn mysql_target(
+    target: MysqlTarget,
+    databases: &MysqlDatabases,
+    to_given: bool,
+) -> Result<MysqlTarget, String> {
+    match databases {
+        MysqlDatabases::Url => Ok(target),
+        MysqlDatabases::List(names) => match (names.as_slice(), &target.dbname) {
+            ([_], Some(_)) if to_given => Ok(target),
+            ([one], _) => Ok(target.with_db(one)),
+            (_, Some(db)) if to_given => Err(several_databases(&target, db)),
+            _ => Ok(target.without_db()),
+        },
+        MysqlDatabases::All => match &target.dbname {
+            Some(db) if to_given => Err(several_databases(&target, db)),
+            _ => Ok(target.without_db()),
+        },
+    }
+}
+
+fn several_databases(target: &MysqlTarget, db: &str) -> String {
+    format!(
+        "the backup holds several databases, which restore only under their own names; \
+         refusing to load them into database {db}: give --to {} (without a database)",
+        target.without_db().url()
+    )
+}
+
+/// A database target holds data when it has tables; without one, when any of the
+/// listed databases has (or, for all databases, any non-system database).
+fn mysql_holds_data(target: &MysqlTarget, settings: &MysqlSettings) -> Result<bool, String> {
+    let holds = |t: &MysqlTarget| {
+        mysql::prepare_target(t)
+            .map(|s| s == TargetState::HoldsData)
+            .map_err(|e| e.to_string())
+    };
+    match (&target.dbname, &settings.databases) {
+        (None, MysqlDatabases::List(names)) => {
+            for name in names {
+                if holds(&target.with_db(name))? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        _ => holds(target),
+    }
+}
+
 fn restore_mysql(
     reader: &RepoReader<'_>,
     id: &str,
     root: &str,
     target: &MysqlTarget,
+    settings: &MysqlSettings,
 ) -> Result<(), String> {
     let manifest = reader.manifest(id).map_err(|e| e.to_string())?;
+    let (plan, rename) = mysql_load(&manifest, target, settings)?;
     let state = mysql::prepare_target(target).map_err(|e| e.to_string())?;
-    let mut restore = mysql::start_restore(target, state).map_err(|e| e.to_string())?;
+    let mut restore = mysql::start_restore(target, state, &plan).map_err(|e| e.to_string())?;
     let input = restore.input().map_err(|e| e.to_string())?;
-    feed(reader, id, root, &manifest.files, input, || {
+    let (input, problem) = match &rename {
+        Some((from, to)) => {
+            let (input, problem) = mysql::renaming(input, from, to);
+            (input, Some(problem))
+        }
+        None => (input, None),
+    };
+    let fed = feed(reader, id, root, &manifest.files, input, || {
         restore.finish()
-    })
+    });
+    let refused = problem.and_then(|p| p.lock().ok().and_then(|why| why.clone()));
+    match refused {
+        Some(why) => Err(why),
+        None => fed,
+    }
+}
+
+/// How the snapshot's dump loads into `target`'s database, and which database of the
+/// dump is renamed to it (`from`, `to`). A dump of several databases into one
+/// database is refused.
+fn mysql_load(
+    manifest: &lifeboat_core::Manifest,
+    target: &MysqlTarget,
+    settings: &MysqlSettings,
+) -> Result<(mysql::LoadPlan, Option<(String, String)>), String> {
+    let file = manifest
+        .files
+        .first()
+        .ok_or("the backup holds no dump file")?;
+    let like = |name: &str| {
+        let recorded = &manifest.facts.mysql_databases;
+        recorded.iter().find(|d| d.name == name).cloned()
+    };
+    let Some(db) = &target.dbname else {
+        if file == "databases.sql" || file == "all-databases.sql" {
+            return Ok((mysql::LoadPlan::default(), None));
+        }
+        return Err(format!(
+            "the backup is a dump of one database ({file}); name the database to load it into: --to {}/DB",
+            target.url()
+        ));
+    };
+    if file == "all-databases.sql" {
+        return Err(several_databases(target, db));
+    }
+    if file == "databases.sql" {
+        let names = dumped_databases(manifest, settings);
+        let [one] = names.as_slice() else {
+            return Err(several_databases(target, db));
+        };
+        let plan = mysql::LoadPlan {
+            create_like: like(one),
+            dump_creates: true,
+        };
+        return Ok((plan, Some((one.clone(), db.clone()))));
+    }
+    // A one-database dump names its database only in `ALTER DATABASE` lines (around
+    // routines created under another collation): those are renamed too.
+    let from = MysqlTarget::parse(&manifest.origin, None)
+        .ok()
+        .and_then(|t| t.dbname)
+        .or_else(|| file.strip_suffix(".sql").map(str::to_string))
+        .unwrap_or_default();
+    let plan = mysql::LoadPlan {
+        create_like: like(&from),
+        dump_creates: false,
+    };
+    let rename = (!from.is_empty() && from != *db).then(|| (from, db.clone()));
+    Ok((plan, rename))
+}
+
+/// The databases a `databases.sql` dump holds: recorded in the manifest, or (older
+/// manifests) the configured list, or the databases of its tables.
+fn dumped_databases(manifest: &lifeboat_core::Manifest, settings: &MysqlSettings) -> Vec<String> {
+    let recorded = &manifest.facts.mysql_databases;
+    if !recorded.is_empty() {
+        return recorded.iter().map(|d| d.name.clone()).collect();
+    }
+    if let MysqlDatabases::List(names) = &settings.databases {
+        return names.clone();
+    }
+    let mut names: Vec<String> = manifest
+        .facts
+        .tables
+        .iter()
+        .filter_map(|t| t.table.split_once('.').map(|(d, _)| d.to_string()))
+        .collect();
+    names.dedup();
+    names
 }
 
 /// The RDB of a backup in a temp file (a throwaway server loads it from disk).
@@ -523,10 +692,14 @@ fn restore_bucket(
     target: &BucketTarget,
     clean: bool,
 ) -> Result<(), String> {
+    let files = reader.manifest(id).map_err(|e| e.to_string())?.files;
     let mut listing = Vec::new();
-    reader
-        .dump(id, root, bucket::METADATA_NAME, &mut listing)
-        .map_err(|e| e.to_string())?;
+    let read = if files.iter().any(|f| f == bucket::METADATA_PATH) {
+        reader.dump_path(id, bucket::METADATA_PATH, &mut listing)
+    } else {
+        reader.dump(id, root, bucket::LEGACY_METADATA_NAME, &mut listing)
+    };
+    read.map_err(|e| e.to_string())?;
     let objects = bucket::parse_metadata(&listing).map_err(|e| e.to_string())?;
     if clean {
         bucket::delete_prefix(target).map_err(|e| e.to_string())?;

@@ -70,7 +70,8 @@ impl RepoReader<'_> {
             .map_err(|_| RepoError::SnapshotNotFound(id.to_string()))
     }
 
-    fn dump_path(&self, id: &str, path: &str, out: &mut dyn Write) -> Result<(), RepoError> {
+    /// Writes file `path` (absolute in the snapshot) of snapshot `id` to `out`.
+    pub fn dump_path(&self, id: &str, path: &str, out: &mut dyn Write) -> Result<(), RepoError> {
         let snap = self.snapshot(id)?;
         let node = self
             .full()?

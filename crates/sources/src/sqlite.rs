@@ -122,29 +122,78 @@ fn beside(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Files SQLite keeps beside a database: its write-ahead log, the WAL's shared-memory
+/// index and the rollback journal. They belong to that one file: left beside a
+/// restored one, SQLite would replay the old WAL (or roll back the old journal) onto it.
+const SIDECARS: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
 /// Restores into `path`: `fill` writes the database beside it; then fsync, integrity
 /// check, and a rename over the target (atomic: readers see the old or the new
-/// database, never a mix).
+/// database, never a mix). The old file's WAL, shm and journal go with it: moved
+/// aside before the rename (and put back if it fails), removed after it. The caller
+/// takes the safety backup first, through SQLite, so it holds the WAL's content.
 pub fn restore_with(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> Result<(), String>,
 ) -> Result<(), SourceError> {
     let tmp = beside(path);
-    let result = write_checked(fill, &tmp).and_then(|()| {
-        std::fs::rename(&tmp, path)
-            .map_err(SourceError::io(format!("replacing {}", path.display())))?;
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(SourceError::io("syncing the directory"))
-    });
+    let result = write_checked(fill, &tmp).and_then(|()| replace(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+fn replace(tmp: &Path, path: &Path) -> Result<(), SourceError> {
+    let mut aside = Vec::new();
+    for suffix in SIDECARS {
+        let old = sidecar(path, suffix);
+        if old.symlink_metadata().is_err() {
+            continue;
+        }
+        let moved = sidecar(path, &format!("{suffix}.lifeboat-old"));
+        if let Err(e) = std::fs::rename(&old, &moved) {
+            put_back(&aside);
+            return Err(SourceError::io(format!("moving {} aside", old.display()))(
+                e,
+            ));
+        }
+        aside.push((old, moved));
+    }
+    if let Err(e) = std::fs::rename(tmp, path) {
+        put_back(&aside);
+        return Err(SourceError::io(format!("replacing {}", path.display()))(e));
+    }
+    for (_, moved) in &aside {
+        let _ = std::fs::remove_file(moved);
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(SourceError::io("syncing the directory"))
+}
+
+fn put_back(aside: &[(PathBuf, PathBuf)]) {
+    for (old, moved) in aside {
+        let _ = std::fs::rename(moved, old);
+    }
+}
+
+/// Removes the WAL and shm that checking a WAL-mode copy leaves beside it (we only
+/// read it, so they hold nothing).
+fn remove_sidecars(path: &Path) {
+    for suffix in SIDECARS {
+        let _ = std::fs::remove_file(sidecar(path, suffix));
+    }
 }
 
 fn write_checked(
@@ -157,7 +206,9 @@ fn write_checked(
     file.flush()
         .and_then(|()| file.sync_all())
         .map_err(SourceError::io(format!("syncing {}", tmp.display())))?;
-    let (_, integrity) = facts(tmp)?;
+    let checked = facts(tmp);
+    remove_sidecars(tmp);
+    let (_, integrity) = checked?;
     if integrity == "ok" {
         Ok(())
     } else {

@@ -7,8 +7,8 @@
 
 use lifeboat_core::{Secret, TableCount};
 use lifeboat_sources::mysql::{
-    prepare_target, query, start_backup, start_restore, table_counts, Databases, MysqlTarget,
-    TargetState,
+    prepare_target, query, start_backup, start_restore, table_counts, Databases, LoadPlan,
+    MysqlTarget, TargetState,
 };
 use lifeboat_sources::scratch::free_port;
 use lifeboat_sources::scratch::mariadb::ScratchMariaDb;
@@ -163,7 +163,8 @@ fn backup(target: &MysqlTarget, databases: &Databases) -> (String, Vec<u8>, Dump
 
 fn restore(target: &MysqlTarget, bytes: &[u8]) {
     let state = prepare_target(target).unwrap_or_else(|e| panic!("prepare_target: {e}"));
-    let mut restore = start_restore(target, state).unwrap_or_else(|e| panic!("start_restore: {e}"));
+    let mut restore = start_restore(target, state, &LoadPlan::default())
+        .unwrap_or_else(|e| panic!("start_restore: {e}"));
     let mut input = restore.input().unwrap();
     input.write_all(bytes).unwrap();
     drop(input);
@@ -375,12 +376,16 @@ fn wrong_credentials_and_missing_databases_fail_clearly() {
             .err()
             .expect("backup with a wrong password"),
         prepare_target(&wrong).expect_err("prepare_target with a wrong password"),
-        start_restore(&wrong, TargetState::Empty)
+        start_restore(&wrong, TargetState::Empty, &LoadPlan::default())
             .err()
             .expect("restore with a wrong password"),
-        start_restore(&wrong.with_db("fresh"), TargetState::Missing)
-            .err()
-            .expect("create with a wrong password"),
+        start_restore(
+            &wrong.with_db("fresh"),
+            TargetState::Missing,
+            &LoadPlan::default(),
+        )
+        .err()
+        .expect("create with a wrong password"),
     ];
     for e in errors {
         let text = e.to_string();
@@ -422,10 +427,10 @@ fn an_unreachable_server_is_named() {
             .err()
             .expect("backup of nothing"),
         prepare_target(&target).expect_err("prepare_target of nothing"),
-        start_restore(&target, TargetState::Missing)
+        start_restore(&target, TargetState::Missing, &LoadPlan::default())
             .err()
             .expect("restore into nothing"),
-        start_restore(&target, TargetState::Empty)
+        start_restore(&target, TargetState::Empty, &LoadPlan::default())
             .err()
             .expect("restore into nothing"),
     ];

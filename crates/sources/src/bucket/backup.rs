@@ -65,6 +65,31 @@ fn check_key(target: &BucketTarget, key: &str) -> Result<(), SourceError> {
     }
 }
 
+/// Keys become paths in the snapshot's tree: `dir` and `dir/x` would be a file and a
+/// directory of the same name, which no snapshot tree can hold. Refused, naming both.
+fn check_tree_clash(target: &BucketTarget, keys: &[String]) -> Result<(), SourceError> {
+    let mut sorted: Vec<&str> = keys.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    let clash = sorted.iter().find_map(|key| {
+        let dir = format!("{key}/");
+        // Keys under `key/` sort right after `key/` itself, wherever they are.
+        let at = sorted.partition_point(|k| *k < dir.as_str());
+        sorted
+            .get(at)
+            .filter(|k| k.starts_with(&dir))
+            .map(|inner| (*key, *inner))
+    });
+    match clash {
+        Some((key, inner)) => Err(SourceError::Invalid(format!(
+            "objects {} and {} cannot both be backed up: a snapshot would need a file and a \
+             directory of the same name",
+            object_url(target, key),
+            object_url(target, inner)
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Every object under the target's prefix, sorted by key (relative to the prefix).
 pub fn list_objects(target: &BucketTarget) -> Result<Vec<ObjectInfo>, SourceError> {
     let op = operator(target)?;
@@ -74,6 +99,7 @@ pub fn list_objects(target: &BucketTarget) -> Result<Vec<ObjectInfo>, SourceErro
     for key in &keys {
         check_key(target, key)?;
     }
+    check_tree_clash(target, &keys)?;
     let mut objects = Vec::with_capacity(keys.len());
     for (key, stat) in block(head_all(op, keys))? {
         match stat {
@@ -255,5 +281,26 @@ impl Drop for ObjectStream {
         if let Some(stream) = self.stream.take() {
             drop_on_runtime(stream);
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn keys(list: &[&str]) -> Vec<String> {
+        list.iter().map(|k| k.to_string()).collect()
+    }
+
+    #[test]
+    fn a_key_that_is_also_a_directory_of_other_keys_is_refused() {
+        let target = BucketTarget::parse("s3://b/p", None, None, None, None).unwrap();
+        assert!(check_tree_clash(&target, &keys(&["dir.d", "dir/x", "dir-x", "a/b/c"])).is_ok());
+        let e = check_tree_clash(&target, &keys(&["dir", "dir-a", "dir.b", "dir/x"]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("s3://b/p/dir and s3://b/p/dir/x"), "{e}");
+        assert!(check_tree_clash(&target, &keys(&["a/b/c", "a/b"])).is_err());
     }
 }

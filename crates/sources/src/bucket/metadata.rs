@@ -1,4 +1,4 @@
-//! `~objects.json`: what S3 knows of each object besides its bytes (content type,
+//! The bucket metadata document: what S3 knows of each object besides its bytes (content type,
 //! size), stored beside the objects so a restore can put them back as they were.
 
 use super::target::is_clean_path;
@@ -48,7 +48,8 @@ pub fn metadata_json(objects: &[ObjectInfo]) -> Vec<u8> {
 
 /// The objects a stored document lists, sorted by key.
 pub fn parse_metadata(bytes: &[u8]) -> Result<Vec<ObjectInfo>, SourceError> {
-    let invalid = |why: String| SourceError::Invalid(format!("invalid ~objects.json: {why}"));
+    let invalid =
+        |why: String| SourceError::Invalid(format!("invalid bucket metadata document: {why}"));
     let document: Document = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
     if document.format != FORMAT {
         return Err(invalid(format!(

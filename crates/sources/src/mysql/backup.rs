@@ -11,6 +11,7 @@ use super::Databases;
 use crate::dump::{Dump, DumpFacts};
 use crate::process::{Pipes, Running};
 use crate::SourceError;
+use lifeboat_core::MysqlDatabase;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
@@ -133,6 +134,37 @@ fn preflight(target: &MysqlTarget, selection: &Selection) -> Result<String, Sour
     Ok(version)
 }
 
+/// The default character set and collation of every database `databases` selects
+/// (recorded in the manifest: a one-database dump does not carry them).
+pub fn database_defaults(
+    target: &MysqlTarget,
+    databases: &Databases,
+) -> Result<Vec<MysqlDatabase>, SourceError> {
+    let filter = match Selection::resolve(target, databases)? {
+        Selection::Single(db) => format!(" WHERE SCHEMA_NAME = {}", sql_string(&db)),
+        Selection::List(names) => {
+            let names: Vec<String> = names.iter().map(|n| sql_string(n)).collect();
+            format!(" WHERE SCHEMA_NAME IN ({})", names.join(", "))
+        }
+        Selection::All => String::new(),
+    };
+    let sql = format!(
+        "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME \
+         FROM information_schema.SCHEMATA{filter} ORDER BY SCHEMA_NAME"
+    );
+    Ok(query(&target.without_db(), &sql)?
+        .into_iter()
+        .filter_map(|row| match <[String; 3]>::try_from(row) {
+            Ok([name, charset, collation]) => Some(MysqlDatabase {
+                name,
+                charset,
+                collation,
+            }),
+            Err(_) => None,
+        })
+        .collect())
+}
+
 fn dump_command(tool: &Tool, options: &OptionFile, selection: &Selection) -> Command {
     let mut cmd = command(&tool.path, options);
     cmd.args(COMMON_ARGS).args(DUMP_ARGS);
@@ -206,7 +238,11 @@ impl MysqlFinisher {
             )));
         }
         Ok(DumpFacts {
-            tables: counted.tables,
+            tables: counted
+                .tables
+                .into_iter()
+                .filter(|t| !super::is_server_maintained(&t.table))
+                .collect(),
             tool_versions: self.versions,
         })
     }

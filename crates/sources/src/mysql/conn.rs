@@ -50,11 +50,15 @@ impl MysqlTarget {
         {
             return Err(invalid("expected mysql://USER@HOST[:PORT][/DB]"));
         }
+        // `%40` in a user name, `%20` in a database name: URLs are percent-encoded.
+        let decode = |part: &str| {
+            percent_decode(part).ok_or_else(|| invalid("bad %-escape (expected %XX, UTF-8)"))
+        };
         Ok(Self {
             host: host.to_string(),
             port,
-            user: user.to_string(),
-            dbname: dbname.map(str::to_string),
+            user: decode(user)?,
+            dbname: dbname.map(decode).transpose()?,
             password,
         })
     }
@@ -85,9 +89,13 @@ impl MysqlTarget {
         let db = self
             .dbname
             .as_deref()
-            .map(|d| format!("/{d}"))
+            .map(|d| format!("/{}", percent_encode(d)))
             .unwrap_or_default();
-        format!("mysql://{}@{host}:{}{db}", self.user, self.port)
+        format!(
+            "mysql://{}@{host}:{}{db}",
+            percent_encode(&self.user),
+            self.port
+        )
     }
 
     /// Writes the option file the clients read their credentials from.
@@ -103,6 +111,41 @@ impl MysqlTarget {
         }
         OptionFile::write(&text)
     }
+}
+
+/// Undoes `%XX` escapes; `None` for a broken escape or a result that is not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Escapes what would change how a URL part parses (and `%` itself), so that
+/// [`MysqlTarget::url`] parses back to the same target.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_control() || " %/?#@:[]".contains(c) {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `HOST`, `HOST:PORT`, `[V6]`, `[V6]:PORT`.
@@ -427,6 +470,27 @@ mod tests {
         assert!(
             err.contains("password") && !err.contains("hunter2"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn url_parts_are_percent_decoded_and_round_trip() {
+        let t = MysqlTarget::parse("mysql://app%40corp@h:3307/my%20db%2Fx%25", None).unwrap();
+        assert_eq!(t.user, "app@corp");
+        assert_eq!(t.dbname.as_deref(), Some("my db/x%"));
+        assert_eq!(t.url(), "mysql://app%40corp@h:3307/my%20db%2Fx%25");
+        let back = MysqlTarget::parse(&t.url(), None).unwrap();
+        assert_eq!((back.user, back.dbname), (t.user, t.dbname));
+        let t = MysqlTarget::parse("mysql://u@h/caf%C3%A9", None).unwrap();
+        assert_eq!(t.dbname.as_deref(), Some("café"));
+        assert_eq!(t.url(), "mysql://u@h:3306/café");
+        for bad in ["mysql://u@h/a%zz", "mysql://u@h/a%4", "mysql://u@h/%FF"] {
+            assert!(MysqlTarget::parse(bad, None).is_err(), "{bad}");
+        }
+        // A password is refused before decoding: `%3A` in a user name is a colon in the name.
+        assert_eq!(
+            MysqlTarget::parse("mysql://a%3Ab@h", None).unwrap().user,
+            "a:b"
         );
     }
 

@@ -5,12 +5,14 @@
 mod backup;
 mod conn;
 mod count;
+mod rename;
 mod restore;
 
 pub use crate::postgres::TargetState;
-pub use backup::start_backup;
+pub use backup::{database_defaults, start_backup};
 pub use conn::{query, MysqlTarget};
-pub use restore::{prepare_target, start_restore, MysqlRestore};
+pub use rename::RenameProblem;
+pub use restore::{prepare_target, renaming, start_restore, LoadPlan, MysqlRestore};
 
 use crate::SourceError;
 use conn::{quote_ident, sql_string};
@@ -25,6 +27,23 @@ pub enum Databases {
     List(Vec<String>),
     /// Every database on the server, the `mysql` system database included.
     All,
+}
+
+/// Tables of the `mysql` system database that the server itself fills (index and
+/// table statistics, replication positions, general and slow logs): a restored
+/// server rewrites them, so their row counts are neither recorded nor compared.
+const SERVER_MAINTAINED: [&str; 6] = [
+    "mysql.innodb_index_stats",
+    "mysql.innodb_table_stats",
+    "mysql.gtid_slave_pos",
+    "mysql.transaction_registry",
+    "mysql.general_log",
+    "mysql.slow_log",
+];
+
+/// Whether `db.table` is one of [`SERVER_MAINTAINED`].
+pub fn is_server_maintained(table: &str) -> bool {
+    SERVER_MAINTAINED.contains(&table)
 }
 
 /// Exact row counts of every table in `databases`, keyed `db.table` and sorted like
@@ -83,6 +102,7 @@ pub fn table_counts(
             rows,
         });
     }
+    out.retain(|t| !is_server_maintained(&t.table));
     out.sort_by(|a, b| a.table.cmp(&b.table));
     Ok(out)
 }

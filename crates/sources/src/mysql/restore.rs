@@ -5,9 +5,12 @@ use super::conn::{
     client_tool, command, query, query_one, quote_ident, sql_string, tool_version, MysqlTarget,
     OptionFile, CLIENT_ARGS, COMMON_ARGS,
 };
+use super::rename::{RenameProblem, RenameWriter};
 use crate::postgres::TargetState;
 use crate::process::{Feeder, Pipes, Running};
 use crate::SourceError;
+use lifeboat_core::MysqlDatabase;
+use std::io::Write;
 
 /// Databases every server has; a restore of all databases does not count them as
 /// holding data.
@@ -57,37 +60,81 @@ fn count(target: &MysqlTarget, sql: &str) -> Result<u64, SourceError> {
 /// option file until the client is done.
 pub type MysqlRestore = Feeder<OptionFile>;
 
+/// How a dump is loaded into the target's database.
+#[derive(Debug, Clone, Default)]
+pub struct LoadPlan {
+    /// The source database's defaults, for a target database the restore creates.
+    pub create_like: Option<MysqlDatabase>,
+    /// The dump creates and selects its database itself (`CREATE DATABASE IF NOT
+    /// EXISTS` + `USE`, renamed by a [`RenameWriter`]): nothing to create first.
+    pub dump_creates: bool,
+}
+
 /// Starts the client reading a dump into `target`, creating its database first when
-/// `state` says it is missing. Connection problems (unreachable server, wrong
+/// `state` says it is missing (with the source database's character set and
+/// collation, when known). Connection problems (unreachable server, wrong
 /// credentials) fail here, before any byte of the dump is read.
 pub fn start_restore(
     target: &MysqlTarget,
     state: TargetState,
+    plan: &LoadPlan,
 ) -> Result<MysqlRestore, SourceError> {
     let tool = client_tool()?;
     match (&target.dbname, state) {
-        (Some(db), TargetState::Missing) => {
-            query(
-                &target.without_db(),
-                &format!("CREATE DATABASE {}", quote_ident(db)),
-            )
-            .map_err(|e| match e {
-                SourceError::Query(why) => {
-                    SourceError::Query(format!("creating database {db}: {why}"))
-                }
-                other => other,
-            })?;
+        (Some(db), TargetState::Missing) if !plan.dump_creates => {
+            create_database(target, db, plan.create_like.as_ref())?;
         }
         // Connects once, so that errors name the server rather than a broken pipe.
+        _ if plan.dump_creates => drop(query(&target.without_db(), "SELECT 1")?),
         _ => drop(query(target, "SELECT 1")?),
     }
     let options = target.without_db().option_file()?;
     let mut cmd = command(&tool.path, &options);
     cmd.args(COMMON_ARGS).args(CLIENT_ARGS);
-    if let Some(db) = &target.dbname {
-        cmd.arg(format!("--database={db}"));
+    match &target.dbname {
+        Some(db) if !plan.dump_creates => drop(cmd.arg(format!("--database={db}"))),
+        _ => {}
     }
     let tool_version = tool_version(&tool)?;
     let running = Running::spawn(tool.name, &mut cmd, Pipes::Stdin)?;
     Ok(Feeder::new(running, options, tool_version))
+}
+
+/// `CREATE DATABASE`, with `like`'s character set and collation when given.
+fn create_database(
+    target: &MysqlTarget,
+    db: &str,
+    like: Option<&MysqlDatabase>,
+) -> Result<(), SourceError> {
+    let mut sql = format!("CREATE DATABASE {}", quote_ident(db));
+    if let Some(like) = like {
+        let names = [&like.charset, &like.collation];
+        // Names from information_schema; anything else is not spliced into SQL.
+        if names
+            .iter()
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        {
+            sql.push_str(&format!(
+                " CHARACTER SET {} COLLATE {}",
+                like.charset, like.collation
+            ));
+        }
+    }
+    query(&target.without_db(), &sql)
+        .map(drop)
+        .map_err(|e| match e {
+            SourceError::Query(why) => SourceError::Query(format!("creating database {db}: {why}")),
+            other => other,
+        })
+}
+
+/// The dump's database `from` loaded as `to`: wraps the client's input; the problem
+/// slot says why the stream was refused (a dump of several databases).
+pub fn renaming(
+    input: Box<dyn Write + Send>,
+    from: &str,
+    to: &str,
+) -> (Box<dyn Write + Send>, RenameProblem) {
+    let (writer, problem) = RenameWriter::new(input, from, to);
+    (Box::new(writer), problem)
 }

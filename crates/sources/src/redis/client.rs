@@ -131,6 +131,12 @@ impl Conn {
         Ok(parse_keyspace(&self.info("keyspace")?))
     }
 
+    /// Keys, and keys with an expiry, per db, from one `INFO keyspace`.
+    pub fn keyspace(&mut self) -> Result<(PerDb, PerDb), SourceError> {
+        let info = self.info("keyspace")?;
+        Ok((parse_keyspace(&info), parse_keyspace_expires(&info)))
+    }
+
     /// Gives up the socket's reading half with whatever is already buffered.
     pub(crate) fn into_reader(self) -> BufReader<TcpStream> {
         self.reader
@@ -174,6 +180,9 @@ pub(crate) fn server_error(url: &str, command: &str, msg: &str) -> SourceError {
     }
 }
 
+/// A number per logical database, sorted by db.
+pub type PerDb = Vec<(u32, u64)>;
+
 /// `field:value` lines of an INFO section.
 pub fn info_field(info: &str, field: &str) -> Option<String> {
     info.lines().find_map(|line| {
@@ -184,17 +193,26 @@ pub fn info_field(info: &str, field: &str) -> Option<String> {
 
 /// `db3:keys=12,expires=2,avg_ttl=0` lines of `INFO keyspace`, sorted by db.
 pub fn parse_keyspace(info: &str) -> Vec<(u32, u64)> {
+    keyspace_field(info, "keys=")
+}
+
+/// How many keys of each db have an expiry (`expires=`), sorted by db.
+pub fn parse_keyspace_expires(info: &str) -> Vec<(u32, u64)> {
+    keyspace_field(info, "expires=")
+}
+
+fn keyspace_field(info: &str, field: &str) -> Vec<(u32, u64)> {
     let mut dbs: Vec<(u32, u64)> = info
         .lines()
         .filter_map(|line| {
             let (name, fields) = line.trim().split_once(':')?;
             let db = name.strip_prefix("db")?.parse().ok()?;
-            let keys = fields
+            let value = fields
                 .split(',')
-                .find_map(|f| f.strip_prefix("keys="))?
+                .find_map(|f| f.strip_prefix(field))?
                 .parse()
                 .ok()?;
-            Some((db, keys))
+            Some((db, value))
         })
         .collect();
     dbs.sort_unstable();
@@ -221,6 +239,7 @@ mod tests {
     fn parses_info_sections() {
         let info = "# Keyspace\r\ndb10:keys=4,expires=0,avg_ttl=0\r\ndb0:keys=12,expires=2,avg_ttl=931\r\n";
         assert_eq!(parse_keyspace(info), vec![(0, 12), (10, 4)]);
+        assert_eq!(parse_keyspace_expires(info), vec![(0, 2), (10, 0)]);
         assert_eq!(parse_keyspace("# Keyspace\r\n"), vec![]);
         let server = "# Server\r\nredis_version:7.0.15\r\nprocess_id:42\r\n";
         assert_eq!(

@@ -9,9 +9,11 @@ mod restore;
 mod target;
 
 pub use backup::start_backup;
-pub use client::{info_field, parse_keyspace, Conn};
+pub use client::{info_field, parse_keyspace, parse_keyspace_expires, Conn};
 pub use resp::Value;
-pub use restore::{key_counts, restore_offline, restore_online, target_key_count, RestoreStats};
+pub use restore::{
+    key_counts, keyspace_counts, restore_offline, restore_online, target_key_count, RestoreStats,
+};
 pub use target::RedisTarget;
 
 /// Every RDB file starts with these bytes (then a four-digit format version).

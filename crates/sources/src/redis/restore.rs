@@ -39,6 +39,15 @@ pub fn key_counts(target: &RedisTarget) -> Result<Vec<TableCount>, SourceError> 
     Ok(as_table_counts(&Conn::open(target)?.key_counts()?))
 }
 
+/// Keys per logical database (`db0`, …) and, from the same `INFO keyspace`, how many
+/// of them have an expiry.
+pub fn keyspace_counts(
+    target: &RedisTarget,
+) -> Result<(Vec<TableCount>, Vec<TableCount>), SourceError> {
+    let (keys, expiring) = Conn::open(target)?.keyspace()?;
+    Ok((as_table_counts(&keys), as_table_counts(&expiring)))
+}
+
 /// All keys of a running server, to tell whether a restore would overwrite data.
 pub fn target_key_count(target: &RedisTarget) -> Result<u64, SourceError> {
     Ok(Conn::open(target)?

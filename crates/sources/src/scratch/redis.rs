@@ -77,16 +77,27 @@ fn config(port: u16, dir: &Path, password: &str) -> String {
 impl ScratchRedis {
     /// Starts a server with a random password, loading `rdb` when given.
     pub fn start(rdb: Option<&Path>) -> Result<Self, SourceError> {
-        Self::launch(rdb, random_password()?)
+        Self::launch(rdb, random_password()?, false)
+    }
+
+    /// Starts a server that loads `rdb` keeping every key, those whose expiry has
+    /// passed too: it is a replica (of a port nobody listens on), and replicas leave
+    /// expiry to their master. For counting what a backup holds; not for copying keys.
+    pub fn start_keeping_expired(rdb: &Path) -> Result<Self, SourceError> {
+        Self::launch(Some(rdb), random_password()?, true)
     }
 
     /// Starts an empty server whose `default` user has `password` (for tests of
     /// logins; add ACL users with `ACL SETUSER` through [`ScratchRedis::admin`]).
     pub fn start_with_password(password: &str) -> Result<Self, SourceError> {
-        Self::launch(None, password.to_string())
+        Self::launch(None, password.to_string(), false)
     }
 
-    fn launch(rdb: Option<&Path>, password: String) -> Result<Self, SourceError> {
+    fn launch(
+        rdb: Option<&Path>,
+        password: String,
+        keep_expired: bool,
+    ) -> Result<Self, SourceError> {
         let binary =
             find_binary(&["redis-server"], &[]).ok_or_else(|| SourceError::MissingTool {
                 tool: "redis-server".into(),
@@ -99,8 +110,11 @@ impl ScratchRedis {
             .map_err(SourceError::io("creating a scratch directory"))?;
         let port = free_port()?;
         let conf = dir.path().join("redis.conf");
-        std::fs::write(&conf, config(port, dir.path(), &password))
-            .map_err(SourceError::io("writing the scratch redis.conf"))?;
+        let mut text = config(port, dir.path(), &password);
+        if keep_expired {
+            text.push_str(&format!("\nreplicaof 127.0.0.1 {}", free_port()?));
+        }
+        std::fs::write(&conf, text).map_err(SourceError::io("writing the scratch redis.conf"))?;
         give_to(owner, dir.path())?;
         give_to(owner, &conf)?;
         if let Some(rdb) = rdb {
