@@ -149,8 +149,15 @@ fn main() -> ExitCode {
         Command::Verify(args) => commands::verify::run(&ctx, args),
         Command::Unlock(args) => commands::unlock::run(&ctx, args),
     };
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(err) => exit::report(&err),
+    };
+    // A command that ended because its tools were stopped by a signal was interrupted,
+    // whatever error that caused (pg_restore: "terminated by user").
+    if ctx.cancel.is_cancelled() {
+        ExitCode::from(exit::INTERRUPTED)
+    } else {
+        code
     }
 }
