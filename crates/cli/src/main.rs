@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod exit;
 mod output;
+mod progress;
 
 use clap::{Parser, Subcommand};
 use lifeboat_core::CancelToken;

@@ -3,6 +3,7 @@
 
 pub mod cancel;
 pub mod duration;
+pub mod event;
 pub mod fill;
 pub mod layout;
 pub mod manifest;
@@ -11,6 +12,7 @@ pub mod secret;
 pub mod selector;
 
 pub use cancel::{CancelToken, Cancelled};
+pub use event::{Event, Events, NoEvents, RecordedEvents};
 pub use fill::read_full;
 pub use manifest::{Facts, Manifest, MysqlDatabase, TableCount};
 pub use model::{

@@ -4,7 +4,7 @@
 use crate::EngineError;
 use lifeboat_core::layout::{self, payload_root, TAG_PRE_RESTORE};
 use lifeboat_core::manifest::MANIFEST_VERSION;
-use lifeboat_core::{AppSpec, CancelToken, Facts, Manifest, SourceKind, SourceSpec};
+use lifeboat_core::{AppSpec, CancelToken, Event, Events, Facts, Manifest, SourceKind, SourceSpec};
 use lifeboat_repo::{
     PayloadStats, RepoAccess, RepoError, SnapshotMeta, StoredSnapshot, StreamEntry,
 };
@@ -69,6 +69,23 @@ pub struct Stored {
 }
 
 /// Runs one backup cycle for `selected` (app, sources) pairs, grouped per app.
+/// What steers a run from outside: its cancellation, and where its events go.
+#[derive(Clone)]
+pub struct RunControl {
+    pub cancel: CancelToken,
+    pub events: Arc<dyn Events>,
+}
+
+impl RunControl {
+    /// Not cancellable from outside, events dropped.
+    pub fn quiet() -> Self {
+        Self {
+            cancel: CancelToken::new(),
+            events: Arc::new(lifeboat_core::NoEvents),
+        }
+    }
+}
+
 /// A cancelled run skips what has not started, fails the dump in progress (no partial
 /// snapshot) and still runs the after_backup hooks of the app it was in.
 pub fn run_backup(
@@ -76,8 +93,29 @@ pub fn run_backup(
     selected: &[(&AppSpec, Vec<&SourceSpec>)],
     run_id: &str,
     now: &jiff::Zoned,
-    cancel: &CancelToken,
+    ctl: &RunControl,
 ) -> Result<BackupReport, EngineError> {
+    ctl.events.emit(&Event::RunStarted {
+        run_id: run_id.to_string(),
+        sources: selected.iter().map(|(_, s)| s.len()).sum(),
+    });
+    let report = run_apps(repo, selected, run_id, now, ctl)?;
+    ctl.events.emit(&Event::RunDone {
+        run_id: run_id.to_string(),
+        ok: report.ok(),
+        cancelled: report.cancelled,
+    });
+    Ok(report)
+}
+
+fn run_apps(
+    repo: &mut impl RepoAccess,
+    selected: &[(&AppSpec, Vec<&SourceSpec>)],
+    run_id: &str,
+    now: &jiff::Zoned,
+    ctl: &RunControl,
+) -> Result<BackupReport, EngineError> {
+    let cancel = &ctl.cancel;
     let mut report = BackupReport {
         run_id: run_id.to_string(),
         sources: Vec::new(),
@@ -110,14 +148,23 @@ pub fn run_backup(
                 continue;
             }
             let started = Instant::now();
+            watch_progress(repo, app, source, &ctl.events);
             let result = backup_source(repo, app, source, run_id, now, Purpose::Backup);
+            repo.set_progress(None);
             if matches!(&result, Err(e) if e.is_repository_problem()) {
                 let _ = run_hooks("after_backup", &app.after_backup);
                 return result.map(|_| report);
             }
-            report
-                .sources
-                .push(source_report(app, source, started, result));
+            let done = source_report(app, source, started, result);
+            ctl.events.emit(&Event::SourceDone {
+                app: done.app.clone(),
+                source: done.source.clone(),
+                ok: done.ok,
+                snapshot: done.snapshot.clone(),
+                bytes: done.size,
+                error: done.error.clone(),
+            });
+            report.sources.push(done);
         }
         if let Err(e) = run_hooks("after_backup", &app.after_backup) {
             report.errors.push(format!("{}: {e}", app.name));
@@ -125,6 +172,29 @@ pub fn run_backup(
     }
     report.cancelled = cancel.is_cancelled();
     Ok(report)
+}
+
+/// Announces the source and turns the store's byte counts into events.
+fn watch_progress(
+    repo: &mut impl RepoAccess,
+    app: &AppSpec,
+    source: &SourceSpec,
+    events: &Arc<dyn Events>,
+) {
+    events.emit(&Event::SourceStarted {
+        app: app.name.clone(),
+        source: source.name.clone(),
+        kind: source.kind.name().to_string(),
+    });
+    let (app, source) = (app.name.clone(), source.name.clone());
+    let sink = events.clone();
+    repo.set_progress(Some(std::sync::Arc::new(move |bytes| {
+        sink.emit(&Event::BytesRead {
+            app: app.clone(),
+            source: source.clone(),
+            bytes,
+        });
+    })));
 }
 
 fn skipped(app: &AppSpec, source: &SourceSpec, why: &str) -> SourceReport {

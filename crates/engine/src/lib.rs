@@ -8,7 +8,7 @@ pub mod restore;
 pub mod select;
 pub mod verify;
 
-pub use backup::{backup_source, run_backup, BackupReport, Purpose, SourceReport};
+pub use backup::{backup_source, run_backup, BackupReport, Purpose, RunControl, SourceReport};
 pub use error::EngineError;
 pub use restore::{restore_source, RestoreOptions, RestoreReport};
 pub use verify::{verify_source, VerifyReport};

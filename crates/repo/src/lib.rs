@@ -17,6 +17,10 @@ mod tally;
 mod tree_restore;
 
 pub use check::CheckReport;
+
+/// Told the payload bytes read so far by a store in progress.
+pub type Progress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+
 pub use error::RepoError;
 pub use exclude::{check_exclude_patterns, ExcludeMatcher};
 pub use location::Location;

@@ -39,6 +39,8 @@ pub struct Repo {
     held: Option<crate::RepoLock>,
     /// The command's cancellation: stores in progress fail at their next read.
     cancel: lifeboat_core::CancelToken,
+    /// Told the bytes read so far by the store in progress.
+    progress: Option<crate::Progress>,
 }
 
 fn backends(opts: &RepoOptions) -> Result<(RepositoryBackends, Location), RepoError> {
@@ -96,6 +98,7 @@ impl Handle {
             lock_wait: opts.lock_wait,
             held: None,
             cancel: lifeboat_core::CancelToken::default(),
+            progress: None,
         }
     }
 }
@@ -174,6 +177,16 @@ impl Repo {
 
     pub(crate) fn cancel_token(&self) -> lifeboat_core::CancelToken {
         self.cancel.clone()
+    }
+
+    /// Calls `progress` with the payload bytes read so far during the next stores
+    /// (`None`: nobody listens).
+    pub fn set_progress(&mut self, progress: Option<crate::Progress>) {
+        self.progress = progress;
+    }
+
+    pub(crate) fn progress(&self) -> Option<crate::Progress> {
+        self.progress.clone()
     }
 
     /// Takes a `kind` lock for as long as this handle lives (see [`Repo::lock`]),

@@ -1,7 +1,7 @@
 //! A repository that may still be opening: `open` costs a deliberate scrypt key
 //! derivation (~0.3 s), which a backup can overlap with starting its first dump.
 
-use crate::{LockKind, Repo, RepoError, RepoOptions};
+use crate::{LockKind, Progress, Repo, RepoError, RepoOptions};
 use std::thread::JoinHandle;
 
 enum State {
@@ -11,16 +11,22 @@ enum State {
 }
 
 /// An open repository, or one being opened on another thread.
-pub struct RepoSlot(State);
+pub struct RepoSlot(State, Option<Progress>);
 
 /// Access to an open repository, waiting for it if need be.
 pub trait RepoAccess {
     fn repo(&mut self) -> Result<&mut Repo, RepoError>;
+    /// Like [`Repo::set_progress`], without waiting for a repository still opening.
+    fn set_progress(&mut self, progress: Option<Progress>);
 }
 
 impl RepoAccess for Repo {
     fn repo(&mut self) -> Result<&mut Repo, RepoError> {
         Ok(self)
+    }
+
+    fn set_progress(&mut self, progress: Option<Progress>) {
+        Repo::set_progress(self, progress);
     }
 }
 
@@ -32,14 +38,15 @@ impl RepoSlot {
         cancel: &lifeboat_core::CancelToken,
     ) -> RepoSlot {
         let cancel = cancel.clone();
-        RepoSlot(State::Opening(std::thread::spawn(move || {
+        let opening = State::Opening(std::thread::spawn(move || {
             let mut repo = Repo::open(&opts)?;
             repo.set_cancel(&cancel);
             if let Some(kind) = lock {
                 repo.hold_lock(kind)?;
             }
             Ok(repo)
-        })))
+        }));
+        RepoSlot(opening, None)
     }
 }
 
@@ -54,7 +61,10 @@ impl RepoAccess for RepoSlot {
                 return Err(RepoError::Engine("repository slot".into()));
             };
             match handle.join() {
-                Ok(Ok(repo)) => self.0 = State::Ready(Box::new(repo)),
+                Ok(Ok(mut repo)) => {
+                    repo.set_progress(self.1.take());
+                    self.0 = State::Ready(Box::new(repo));
+                }
                 Ok(Err(e)) => {
                     self.0 = State::Failed(e.to_string());
                     return Err(e);
@@ -66,6 +76,13 @@ impl RepoAccess for RepoSlot {
             State::Ready(repo) => Ok(repo),
             State::Failed(why) => Err(RepoError::Engine(why.clone())),
             State::Opening(_) => Err(RepoError::Engine("repository slot".into())),
+        }
+    }
+
+    fn set_progress(&mut self, progress: Option<Progress>) {
+        match &mut self.0 {
+            State::Ready(repo) => repo.set_progress(progress),
+            _ => self.1 = progress,
         }
     }
 }

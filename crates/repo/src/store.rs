@@ -224,6 +224,7 @@ impl Read for TrackedFile {
         if n == 0 {
             self.finish();
         }
+        self.tally.advance(n);
         self.left -= n as u64;
         Ok(n)
     }
@@ -311,7 +312,7 @@ impl Repo {
         streams: Vec<StreamEntry>,
         produce: ManifestFn,
     ) -> Result<StoredSnapshot, RepoError> {
-        let tally = Arc::new(Tally::cancellable(self.cancel_token()));
+        let tally = Arc::new(Tally::new(self.cancel_token(), self.progress()));
         let outcome = Outcome::default();
         let mut entries: Vec<_> = streams
             .into_iter()
@@ -350,7 +351,7 @@ impl Repo {
         exclude: &[String],
         produce: ManifestFn,
     ) -> Result<StoredSnapshot, RepoError> {
-        let tally = Arc::new(Tally::cancellable(self.cancel_token()));
+        let tally = Arc::new(Tally::new(self.cancel_token(), self.progress()));
         let outcome = Outcome::default();
         let matcher = ExcludeMatcher::new(exclude).map_err(RepoError::Incomplete)?;
         let walk_root = dir.to_path_buf();

@@ -25,13 +25,39 @@ pub(crate) struct Tally {
     idle: Condvar,
     /// Once cancelled, every payload reader fails at its next read.
     cancel: lifeboat_core::CancelToken,
+    /// Told the payload bytes read so far, after every read.
+    progress: ProgressSink,
+    read: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Default)]
+struct ProgressSink(Option<crate::Progress>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Progress(on)"
+        } else {
+            "Progress(off)"
+        })
+    }
 }
 
 impl Tally {
-    pub fn cancellable(cancel: lifeboat_core::CancelToken) -> Self {
+    pub fn new(cancel: lifeboat_core::CancelToken, progress: Option<crate::Progress>) -> Self {
         Self {
             cancel,
+            progress: ProgressSink(progress),
             ..Self::default()
+        }
+    }
+
+    /// Counts `n` more payload bytes read and tells the progress callback.
+    pub fn advance(&self, n: usize) {
+        let n = n as u64;
+        let total = self.read.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+        if let Some(progress) = &self.progress.0 {
+            progress(total);
         }
     }
 
@@ -147,6 +173,7 @@ impl Read for StreamReader {
             }
         };
         let at_end = filled < buf.len();
+        self.tally.advance(filled);
         if let Some(h) = self.hasher.as_mut() {
             h.update(&buf[..filled]);
         }
@@ -264,7 +291,7 @@ mod tests {
     #[test]
     fn cancelled_stream_reader_fails_at_its_next_read() {
         let cancel = lifeboat_core::CancelToken::new();
-        let tally = Arc::new(Tally::cancellable(cancel.clone()));
+        let tally = Arc::new(Tally::new(cancel.clone(), None));
         let mut r = StreamReader::new("d".into(), Box::new(Trickle(vec![1; 10], 0)), false, &tally);
         let mut buf = [0u8; 4];
         r.read_exact(&mut buf).unwrap();

@@ -36,7 +36,11 @@ pub fn run(ctx: &Ctx, args: BackupArgs) -> anyhow::Result<ExitCode> {
     );
     let now = super::now();
     let run_id = super::new_run_id(&now);
-    let report = lifeboat_engine::run_backup(&mut repo, &selected, &run_id, &now, &ctx.cancel)?;
+    let ctl = lifeboat_engine::RunControl {
+        cancel: ctx.cancel.clone(),
+        events: crate::progress::sink(ctx.quiet, ctx.json),
+    };
+    let report = lifeboat_engine::run_backup(&mut repo, &selected, &run_id, &now, &ctl)?;
     if ctx.json {
         crate::output::json(&report)?;
     } else {
