@@ -91,6 +91,19 @@ fn backup_waits_for_a_restic_exclusive_lock_then_fails_naming_the_holder() {
     assert_eq!(ws.snapshots_of("k8s", "secrets").len(), 1, "no new backup");
 }
 
+/// A backup killed with SIGKILL while it holds its lock; returns its pid.
+fn killed_backup_leaving_its_lock(ws: &Workspace) -> u32 {
+    slow_config(ws, 30, "1s");
+    ws.run(&["init"]).assert_ok();
+    let mut backup = spawn_backup(ws);
+    wait_for_lock(&ws.repo());
+    backup.kill().unwrap();
+    backup.wait().unwrap();
+    let _ = Command::new("pkill").args(["-f", "sleep 30"]).status();
+    assert_eq!(lock_files(&ws.repo()).len(), 1, "kill -9 leaves the lock");
+    backup.id()
+}
+
 fn stopped_restic_check(ws: &Workspace) -> Child {
     for _ in 0..10 {
         let mut check = Command::new("restic")
@@ -118,21 +131,14 @@ fn stopped_restic_check(ws: &Workspace) -> Child {
 #[test]
 fn stale_lock_of_a_killed_backup_is_ignored_and_removed_by_unlock() {
     let ws = Workspace::new();
-    slow_config(&ws, 30, "1s");
-    ws.run(&["init"]).assert_ok();
-    let mut backup = spawn_backup(&ws);
-    wait_for_lock(&ws.repo());
-    backup.kill().unwrap();
-    backup.wait().unwrap();
-    let _ = Command::new("pkill").args(["-f", "sleep 30"]).status();
-    assert_eq!(lock_files(&ws.repo()).len(), 1, "kill -9 leaves the lock");
+    let pid = killed_backup_leaving_its_lock(&ws);
     // restic reads lifeboat's lock file and sees who holds it.
     let listed = ws.restic(&["list", "locks", "--no-lock"]);
     let id = String::from_utf8_lossy(&listed.stdout).trim().to_string();
     let cat = ws.restic(&["cat", "lock", &id, "--no-lock"]);
     let json: serde_json::Value = serde_json::from_slice(&cat.stdout).unwrap();
     assert_eq!(json["exclusive"], false);
-    assert_eq!(json["pid"].as_u64().unwrap(), u64::from(backup.id()));
+    assert_eq!(json["pid"].as_u64().unwrap(), u64::from(pid));
     // A stale lock does not block: the process on this host is gone.
     slow_config(&ws, 0, "1s");
     ws.run(&["backup"]).assert_ok();
@@ -149,13 +155,7 @@ fn stale_lock_of_a_killed_backup_is_ignored_and_removed_by_unlock() {
 #[test]
 fn restic_unlock_removes_a_stale_lifeboat_lock() {
     let ws = Workspace::new();
-    slow_config(&ws, 30, "1s");
-    ws.run(&["init"]).assert_ok();
-    let mut backup = spawn_backup(&ws);
-    wait_for_lock(&ws.repo());
-    backup.kill().unwrap();
-    backup.wait().unwrap();
-    let _ = Command::new("pkill").args(["-f", "sleep 30"]).status();
+    killed_backup_leaving_its_lock(&ws);
     let out = ws.restic(&["unlock"]);
     assert!(out.status.success(), "{out:?}");
     assert!(

@@ -16,14 +16,20 @@ fn files_config(ws: &Workspace) -> String {
     )
 }
 
-#[test]
-fn readme_restic_recipe_never_picks_a_safety_copy_or_a_verification_record() {
+/// A repository with one backup of a files source holding `file` = `text`.
+fn backed_up_files(file: &str, text: &str) -> Workspace {
     let ws = Workspace::new();
     std::fs::create_dir_all(ws.path("data")).unwrap();
-    std::fs::write(ws.path("data/state.txt"), "backed up\n").unwrap();
+    std::fs::write(ws.path("data").join(file), text).unwrap();
     ws.config(&files_config(&ws));
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup"]).assert_ok();
+    ws
+}
+
+#[test]
+fn readme_restic_recipe_never_picks_a_safety_copy_or_a_verification_record() {
+    let ws = backed_up_files("state.txt", "backed up\n");
     ws.run(&["verify", "esp/data"]).assert_ok();
     std::fs::write(ws.path("data/state.txt"), "rolled back from\n").unwrap();
     // takes a safety copy of "rolled back from" (tag pre-restore), newer than the backup
@@ -51,12 +57,7 @@ fn readme_restic_recipe_never_picks_a_safety_copy_or_a_verification_record() {
 
 #[test]
 fn list_json_gives_full_ids_rfc3339_times_and_runs_grouped() {
-    let ws = Workspace::new();
-    std::fs::create_dir_all(ws.path("data")).unwrap();
-    std::fs::write(ws.path("data/a"), "a").unwrap();
-    ws.config(&files_config(&ws));
-    ws.run(&["init"]).assert_ok();
-    ws.run(&["backup"]).assert_ok();
+    let ws = backed_up_files("a", "a");
     ws.run(&["backup"]).assert_ok();
     let list = ws.list();
     assert_eq!(list.len(), 2);
@@ -81,12 +82,7 @@ fn list_json_gives_full_ids_rfc3339_times_and_runs_grouped() {
 
 #[test]
 fn snapshot_of_another_kind_is_refused_not_restored() {
-    let ws = Workspace::new();
-    std::fs::create_dir_all(ws.path("data")).unwrap();
-    std::fs::write(ws.path("data/a"), "a").unwrap();
-    ws.config(&files_config(&ws));
-    ws.run(&["init"]).assert_ok();
-    ws.run(&["backup"]).assert_ok();
+    let ws = backed_up_files("a", "a");
     ws.config(&format!(
         "[[app]]\nname = \"esp\"\n\n[[app.source]]\nname = \"data\"\nkind = \"command\"\nbackup_command = \"true\"\nrestore_command = \"cat > {}\"\nfilename = \"x\"\n",
         ws.path("out").display()
