@@ -4,45 +4,16 @@
 
 mod support;
 
-use lifeboat_sources::bucket::{self, list_objects};
 use lifeboat_sources::scratch::s3::ScratchS3;
+use support::bucket::objects;
 use support::Workspace;
 
 fn put(s3: &ScratchS3, url: &str, key: &str, body: &[u8], content_type: &str) {
-    let target = s3.target(url).unwrap();
-    bucket::put_object(
-        &target,
-        key,
-        &mut &body[..],
-        body.len() as u64,
-        Some(content_type),
-    )
-    .unwrap();
-}
-
-/// key → (bytes, content type) of every object under `url`.
-fn objects(s3: &ScratchS3, url: &str) -> Vec<(String, Vec<u8>, Option<String>)> {
-    let target = s3.target(url).unwrap();
-    let listed = list_objects(&target).unwrap();
-    let mut dumps = bucket::dumps_for(&target, &listed).unwrap();
-    let mut out = Vec::new();
-    for (info, dump) in listed.iter().zip(dumps.iter_mut()) {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut dump.stream, &mut bytes).unwrap();
-        out.push((info.key.clone(), bytes, info.content_type.clone()));
-    }
-    out
+    support::bucket::put(s3, url, key, body, Some(content_type));
 }
 
 fn config(ws: &mut Workspace, s3: &ScratchS3) {
-    ws.env
-        .push(("S3_KEY".into(), s3.access_key().expose().clone()));
-    ws.env
-        .push(("S3_SECRET".into(), s3.secret_key().expose().clone()));
-    ws.config(&format!(
-        "[[app]]\nname = \"depot\"\n\n[[app.source]]\nname = \"artifacts\"\nkind = \"bucket\"\nurl = \"s3://habitat/pkgs\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\naccess_key_env = \"S3_KEY\"\nsecret_key_env = \"S3_SECRET\"\n",
-        s3.endpoint()
-    ));
+    support::bucket::config(ws, s3, "artifacts", "s3://habitat/pkgs");
 }
 
 #[test]

@@ -9,37 +9,9 @@
 
 mod support;
 
-use lifeboat_sources::bucket::{self, list_objects};
 use lifeboat_sources::scratch::s3::ScratchS3;
+use support::bucket::{objects, put};
 use support::Workspace;
-
-type Object = (String, Vec<u8>, Option<String>);
-
-fn put(s3: &ScratchS3, url: &str, key: &str, body: &[u8], content_type: Option<&str>) {
-    let target = s3.target(url).unwrap();
-    bucket::put_object(
-        &target,
-        key,
-        &mut &body[..],
-        body.len() as u64,
-        content_type,
-    )
-    .unwrap_or_else(|e| panic!("putting {key:?}: {e}"));
-}
-
-/// key, bytes and content type of every object under `url`, sorted by key.
-fn objects(s3: &ScratchS3, url: &str) -> Vec<Object> {
-    let target = s3.target(url).unwrap();
-    let listed = list_objects(&target).unwrap();
-    let mut dumps = bucket::dumps_for(&target, &listed).unwrap();
-    let mut out = Vec::new();
-    for (info, dump) in listed.iter().zip(dumps.iter_mut()) {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut dump.stream, &mut bytes).unwrap();
-        out.push((info.key.clone(), bytes, info.content_type.clone()));
-    }
-    out
-}
 
 fn hostile() -> Vec<(String, Vec<u8>, Option<&'static str>)> {
     let big: Vec<u8> = (0..6_000_000u32).map(|i| (i * 13 % 256) as u8).collect();
@@ -99,17 +71,6 @@ fn hostile() -> Vec<(String, Vec<u8>, Option<&'static str>)> {
     all
 }
 
-fn config(ws: &mut Workspace, s3: &ScratchS3) {
-    ws.env
-        .push(("S3_KEY".into(), s3.access_key().expose().clone()));
-    ws.env
-        .push(("S3_SECRET".into(), s3.secret_key().expose().clone()));
-    ws.config(&format!(
-        "[[app]]\nname = \"depot\"\n\n[[app.source]]\nname = \"files\"\nkind = \"bucket\"\nurl = \"s3://source/pre fix\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\naccess_key_env = \"S3_KEY\"\nsecret_key_env = \"S3_SECRET\"\n",
-        s3.endpoint()
-    ));
-}
-
 #[test]
 fn bucket_conformance_round_trips_exactly() {
     let s3 = ScratchS3::start().unwrap();
@@ -121,7 +82,7 @@ fn bucket_conformance_round_trips_exactly() {
     let want = objects(&s3, "s3://source/pre fix");
     assert_eq!(want.len(), hostile().len(), "every object is listed");
     let mut ws = Workspace::new();
-    config(&mut ws, &s3);
+    support::bucket::config(&mut ws, &s3, "files", "s3://source/pre fix");
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup"]).assert_ok();
 

@@ -57,14 +57,20 @@ fn pg_dump_wrapper(ws: &mut Workspace, body: &str) {
     ws.env.push(("PATH".into(), path));
 }
 
-#[test]
-fn round_trip_restores_every_table_identically_into_another_database() {
+/// A server with the `shop` database and a workspace holding one backup of it.
+fn backed_up_shop() -> (PgServer, Workspace) {
     let server = PgServer::start();
     shop(&server);
     let ws = Workspace::new();
     ws.config(&pg_config(&server, "shop"));
     ws.run(&["init"]).assert_ok();
     ws.run(&["backup"]).assert_ok();
+    (server, ws)
+}
+
+#[test]
+fn round_trip_restores_every_table_identically_into_another_database() {
+    let (server, ws) = backed_up_shop();
 
     let manifest = ws.manifest("shop/db");
     let counts: Vec<(String, i64)> = manifest["facts"]["tables"]
@@ -108,12 +114,7 @@ fn round_trip_restores_every_table_identically_into_another_database() {
 
 #[test]
 fn restore_over_data_needs_force_and_takes_a_safety_backup_first() {
-    let server = PgServer::start();
-    shop(&server);
-    let ws = Workspace::new();
-    ws.config(&pg_config(&server, "shop"));
-    ws.run(&["init"]).assert_ok();
-    ws.run(&["backup"]).assert_ok();
+    let (server, ws) = backed_up_shop();
     let backed_up = server.fingerprint("shop");
     server.exec("shop", "DELETE FROM customers WHERE id > 10; CREATE TABLE added_later (x int); INSERT INTO added_later VALUES (1)");
     let changed = server.fingerprint("shop");
@@ -421,12 +422,7 @@ fn unreachable_server_fails_naming_host_and_port() {
 
 #[test]
 fn stock_restic_reads_what_lifeboat_wrote_byte_for_byte() {
-    let server = PgServer::start();
-    shop(&server);
-    let ws = Workspace::new();
-    ws.config(&pg_config(&server, "shop"));
-    ws.run(&["init"]).assert_ok();
-    ws.run(&["backup"]).assert_ok();
+    let (server, ws) = backed_up_shop();
     let ours = ws.run_bytes(&["dump", "shop/db"]);
     assert!(
         ours.starts_with(b"PGDMP"),
@@ -812,12 +808,7 @@ fn restore_of_a_sql_ascii_database_with_non_utf8_bytes_keeps_them_and_restores_a
 
 #[test]
 fn restore_clean_drops_tables_that_are_not_in_the_backup() {
-    let server = PgServer::start();
-    shop(&server);
-    let ws = Workspace::new();
-    ws.config(&pg_config(&server, "shop"));
-    ws.run(&["init"]).assert_ok();
-    ws.run(&["backup"]).assert_ok();
+    let (server, ws) = backed_up_shop();
     let backed_up = server.fingerprint("shop");
     let props = database_properties(&server, "shop");
     server.exec("shop", "CREATE TABLE added_later (x int); INSERT INTO added_later VALUES (1); CREATE SCHEMA extra; CREATE TABLE extra.t (y int); DELETE FROM customers WHERE id > 5");
