@@ -422,7 +422,7 @@ fn unreachable_server_fails_naming_host_and_port() {
 
 #[test]
 fn stock_restic_reads_what_lifeboat_wrote_byte_for_byte() {
-    let (server, ws) = backed_up_shop();
+    let (_server, ws) = backed_up_shop();
     let ours = ws.run_bytes(&["dump", "shop/db"]);
     assert!(
         ours.starts_with(b"PGDMP"),
