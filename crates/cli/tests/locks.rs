@@ -22,10 +22,13 @@ fn slow_config(ws: &Workspace, secs: u32, lock_wait: &str) {
     std::fs::write(ws.path("lifeboat.toml"), text).unwrap();
 }
 
+/// The lock files in place: 64 hex digits (restic writes a temp file first and renames
+/// it; until then it holds no lock).
 fn lock_files(repo: &Path) -> Vec<String> {
     std::fs::read_dir(repo.join("locks"))
         .map(|d| {
             d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.len() == 64 && n.chars().all(|c| c.is_ascii_hexdigit()))
                 .collect()
         })
         .unwrap_or_default()
