@@ -118,6 +118,7 @@ fn cleanup_on_signals(cancel: CancelToken, cooperative: bool) {
                 continue;
             }
             let partial = lifeboat_sources::interrupt::interrupted();
+            lifeboat_sources::process::terminate_all_children();
             std::thread::sleep(std::time::Duration::from_millis(200));
             lifeboat_sources::process::kill_all_children();
             let cleaned = lifeboat_sources::scratch::cleanup_all();

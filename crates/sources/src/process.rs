@@ -29,12 +29,21 @@ pub fn kill_all_children() -> usize {
     groups.len()
 }
 
+/// Asks every running child's process group to stop (SIGTERM: pg_restore then cancels
+/// its queries on the server); [`kill_all_children`] follows for those that do not.
+pub fn terminate_all_children() {
+    for pgid in running().iter() {
+        signal_group(*pgid, nix::sys::signal::Signal::SIGTERM);
+    }
+}
+
 fn kill_group(pgid: u32) {
+    signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
+}
+
+fn signal_group(pgid: u32, signal: nix::sys::signal::Signal) {
     if let Ok(pid) = i32::try_from(pgid) {
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), signal);
     }
 }
 

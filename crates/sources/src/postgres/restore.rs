@@ -172,7 +172,6 @@ pub fn apply_database_settings(
     ]);
     let _passfile = target.configure(&mut cmd)?;
     let mut running = Running::spawn("psql", &mut cmd, Pipes::Stdin)?;
-    let _child = crate::interrupt::child(running.pid());
     if let Some(mut stdin) = running.take_stdin() {
         // A write error means psql stopped; its exit status says why.
         let _ = stdin.write_all(&sql);
@@ -189,13 +188,13 @@ pub fn apply_database_settings(
 /// registration for termination on interruption.
 pub struct PgGuard {
     _passfile: Option<tempfile::TempDir>,
-    _child: crate::interrupt::Child,
 }
 
 /// A restore in progress: write the dump into `input`, then call `finish`.
 pub type PgRestore = Feeder<PgGuard>;
 
-/// Starts `tool` fed on stdin, registered for termination on interruption.
+/// Starts `tool` fed on stdin (like every child, it is terminated on interruption:
+/// see `process::terminate_all_children`).
 pub(crate) fn start_fed(
     name: &str,
     cmd: &mut Command,
@@ -205,7 +204,6 @@ pub(crate) fn start_fed(
     let running = Running::spawn(name, cmd, Pipes::Stdin)?;
     let guard = PgGuard {
         _passfile: passfile,
-        _child: crate::interrupt::child(running.pid()),
     };
     Ok(Feeder::new(running, guard, version))
 }
@@ -263,7 +261,6 @@ pub fn restore_file(
     super::locks::tag(&mut cmd);
     let _passfile = target.configure(&mut cmd)?;
     let running = Running::spawn("pg_restore", &mut cmd, Pipes::None)?;
-    let _child = crate::interrupt::child(running.pid());
     let watch = super::LockWatch::start(target, lock_timeout);
     watch.judge(running.finish().map(drop))
 }
