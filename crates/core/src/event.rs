@@ -40,6 +40,12 @@ pub enum Event {
 /// Where events go. Emitting must be cheap and must never fail the work.
 pub trait Events: Send + Sync {
     fn emit(&self, event: &Event);
+
+    /// Whether `BytesRead` is wanted: it is sent after every read of a payload, so a
+    /// sink that drops it spares the store that work.
+    fn wants_progress(&self) -> bool {
+        true
+    }
 }
 
 /// A sink that drops everything (piped output, `--quiet`, `--json`).
@@ -48,6 +54,10 @@ pub struct NoEvents;
 
 impl Events for NoEvents {
     fn emit(&self, _event: &Event) {}
+
+    fn wants_progress(&self) -> bool {
+        false
+    }
 }
 
 /// Keeps every event, in order (tests, and a daemon's state in the making).

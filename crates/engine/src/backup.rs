@@ -186,6 +186,9 @@ fn watch_progress(
         source: source.name.clone(),
         kind: source.kind.name().to_string(),
     });
+    if !events.wants_progress() {
+        return;
+    }
     let (app, source) = (app.name.clone(), source.name.clone());
     let sink = events.clone();
     repo.set_progress(Some(std::sync::Arc::new(move |bytes| {
