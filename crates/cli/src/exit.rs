@@ -1,8 +1,8 @@
 //! The one place that maps errors to the spec's exit codes: 1 something failed,
-//! 2 usage or configuration, 3 repository.
+//! 2 usage or configuration, 3 repository, 130 interrupted.
 
 use crate::config::ConfigError;
-use lifeboat_engine::EngineError;
+use lifeboat_core::{Error, ErrorKind};
 use lifeboat_repo::RepoError;
 use std::process::ExitCode;
 
@@ -29,10 +29,11 @@ fn code_of(err: &anyhow::Error) -> u8 {
             FAILED
         };
     }
-    match err.downcast_ref::<EngineError>() {
-        Some(e) if e.is_repository_problem() => REPOSITORY,
-        Some(EngineError::Usage(_)) => USAGE,
-        _ => FAILED,
+    match err.downcast_ref::<Error>().map(Error::kind) {
+        Some(ErrorKind::Usage | ErrorKind::Config) => USAGE,
+        Some(ErrorKind::Repository | ErrorKind::Locked) => REPOSITORY,
+        Some(ErrorKind::Cancelled) => INTERRUPTED,
+        Some(ErrorKind::Source | ErrorKind::Verify | ErrorKind::Failed) | None => FAILED,
     }
 }
 

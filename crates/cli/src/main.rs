@@ -6,6 +6,7 @@ mod config;
 mod exit;
 mod output;
 mod progress;
+mod wire;
 
 use clap::{Parser, Subcommand};
 use lifeboat_core::CancelToken;
@@ -95,14 +96,14 @@ fn init_logging(cli: &Cli) {
         .init();
 }
 
-/// On SIGINT/SIGTERM. A backup is cancelled cooperatively: its token is set and its
-/// children killed, so the dump in progress fails (no partial snapshot), the remaining
-/// sources are skipped, after_backup hooks run and the command exits 130 by itself.
-/// Other commands stop here: restore tools at work get SIGTERM (pg_restore then cancels
-/// its queries), every other child is killed, throwaway servers and temp dirs are
-/// removed, the state a restore in progress left its target in is named, and the exit
-/// code is 130 (SPEC: interrupted, for both signals). A second signal exits at once.
-fn cleanup_on_signals(cancel: CancelToken, cooperative: bool) {
+/// On SIGINT/SIGTERM, for every command (restic's model): the first signal only
+/// cancels. The token is set, the children running now get SIGTERM (pg_restore then
+/// cancels its queries) and SIGKILL 200 ms later, and the main thread unwinds: the
+/// dump in progress fails (no partial snapshot), the remaining sources are skipped,
+/// after_backup hooks run, throwaway servers and temp dirs are dropped, a restore says
+/// what state it left its target in, and the exit code is 130 (`exit.rs`). A second
+/// signal exits at once, removing throwaway servers first.
+fn cancel_on_signals(cancel: CancelToken) {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
         return;
@@ -111,19 +112,16 @@ fn cleanup_on_signals(cancel: CancelToken, cooperative: bool) {
         let mut seen = 0;
         for _ in signals.forever() {
             seen += 1;
-            cancel.cancel();
-            if cooperative && seen == 1 {
-                let killed = lifeboat_sources::process::kill_all_children();
-                eprintln!("interrupted: stopping ({killed} child process(es) killed); after_backup hooks will run; press Ctrl-C again to quit at once");
+            if seen == 1 {
+                cancel.cancel();
+                let grace = std::time::Duration::from_millis(200);
+                let stopped = lifeboat_sources::process::stop_running_children(grace);
+                eprintln!("interrupted: stopping ({stopped} child process(es) stopped); press Ctrl-C again to quit at once");
                 continue;
             }
-            let partial = lifeboat_sources::interrupt::interrupted();
-            lifeboat_sources::process::terminate_all_children();
-            std::thread::sleep(std::time::Duration::from_millis(200));
             lifeboat_sources::process::kill_all_children();
             let cleaned = lifeboat_sources::scratch::cleanup_all();
-            let state = partial.unwrap_or_else(|| "nothing partial was saved".into());
-            eprintln!("interrupted: removed {cleaned} throwaway server(s) and their data; {state}");
+            eprintln!("interrupted again: quitting at once; removed {cleaned} throwaway server(s) and their data");
             std::process::exit(i32::from(exit::INTERRUPTED));
         }
     });
@@ -133,7 +131,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
     let cancel = CancelToken::new();
-    cleanup_on_signals(cancel.clone(), matches!(cli.command, Command::Backup(_)));
+    cancel_on_signals(cancel.clone());
     let ctx = Ctx {
         config_path: config::locate(cli.config.as_deref()),
         json: cli.json,

@@ -3,15 +3,19 @@
 
 pub mod cancel;
 pub mod duration;
+pub mod error;
 pub mod event;
 pub mod fill;
 pub mod layout;
 pub mod manifest;
 pub mod model;
+pub mod ports;
+pub mod report;
 pub mod secret;
 pub mod selector;
 
 pub use cancel::{CancelToken, Cancelled};
+pub use error::{Context, Error, ErrorKind};
 pub use event::{Event, Events, NoEvents, RecordedEvents};
 pub use fill::read_full;
 pub use manifest::{Facts, Manifest, MysqlDatabase, TableCount};
@@ -20,5 +24,6 @@ pub use model::{
     PostgresSettings, RedisRestoreMode, RedisSettings, RepositorySpec, SourceKind, SourceSpec,
     SqliteSettings,
 };
+pub use report::{RestoreOptions, VerifyReport};
 pub use secret::Secret;
 pub use selector::{Selector, SelectorError};

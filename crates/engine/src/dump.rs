@@ -1,9 +1,10 @@
 //! `lifeboat dump`: write a stored dump to a writer, byte for byte as it was taken.
 
+use crate::error::failed;
 use crate::select::pick;
-use crate::EngineError;
 use lifeboat_core::layout::payload_root;
-use lifeboat_repo::Repo;
+use lifeboat_core::ports::{Repository, SnapshotRef};
+use lifeboat_core::Error;
 use std::io::Write;
 
 /// What `dump` writes.
@@ -20,14 +21,14 @@ pub enum DumpWhat {
 /// stream (two pg_dump archives, globals SQL before them): without `file` that is
 /// refused, listing the files.
 pub fn dump(
-    repo: &mut Repo,
+    repo: &mut dyn Repository,
     app: &str,
     source: &str,
     snapshot: &str,
     what: DumpWhat,
     file: Option<&str>,
     out: &mut dyn Write,
-) -> Result<(), EngineError> {
+) -> Result<(), Error> {
     let spec = format!("{app}/{source}");
     let snapshots = repo.list()?;
     let chosen = pick(&snapshots, app, source, snapshot)?.clone();
@@ -36,16 +37,21 @@ pub fn dump(
     if what == DumpWhat::Manifest {
         return out
             .write_all(&manifest.to_json())
-            .map_err(|e| EngineError::failed(&spec, format!("writing the manifest: {e}")));
+            .map_err(|e| failed(&spec, format!("writing the manifest: {e}")));
     }
     if manifest.kind == "files" {
-        return Err(EngineError::failed(
+        return Err(failed(
             &spec,
             "a files backup is a directory tree; use `lifeboat restore --to DIR`",
         ));
     }
-    let name = pick_file(&manifest.files, file).map_err(|m| EngineError::failed(&spec, m))?;
-    reader.dump(&chosen.id, &payload_root(app, source), name, out)?;
+    let name = pick_file(&manifest.files, file).map_err(|m| failed(&spec, m))?;
+    let root = payload_root(app, source);
+    let snap = SnapshotRef {
+        id: &chosen.id,
+        root: &root,
+    };
+    reader.dump(snap, name, out)?;
     Ok(())
 }
 

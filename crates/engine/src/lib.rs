@@ -1,14 +1,18 @@
-//! Use cases of lifeboat over the repository and the source adapters: a backup run
-//! (hooks → dumps → store), restores with their safety rules, dumps and listings.
+//! Use cases of lifeboat over the ports of `lifeboat-core`: a backup run (hooks →
+//! dumps → store), restores with their safety rules, verification, dumps and picks.
+//! It knows no adapter: the composition root hands it an [`Engine`].
 
 pub mod backup;
 pub mod dump;
 pub mod error;
+pub mod ports;
 pub mod restore;
 pub mod select;
 pub mod verify;
 
-pub use backup::{backup_source, run_backup, BackupReport, Purpose, RunControl, SourceReport};
+pub use backup::{BackupReport, SourceReport, Stored};
 pub use error::EngineError;
-pub use restore::{restore_source, RestoreOptions, RestoreReport};
-pub use verify::{verify_source, VerifyReport};
+pub use lifeboat_core::{RestoreOptions, VerifyReport};
+pub use ports::Engine;
+pub use restore::RestoreReport;
+pub use verify::VerifyRun;

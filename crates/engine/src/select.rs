@@ -1,7 +1,8 @@
 //! Choosing which stored backup a command works on.
 
-use crate::EngineError;
-use lifeboat_repo::SnapshotInfo;
+use crate::error::failed;
+use lifeboat_core::ports::SnapshotInfo;
+use lifeboat_core::Error;
 
 /// The backup of `app/source` named by `wanted` (`latest`, or an id prefix). `latest`
 /// never picks a safety backup; an explicit id may.
@@ -10,7 +11,7 @@ pub fn pick<'a>(
     app: &str,
     source: &str,
     wanted: &str,
-) -> Result<&'a SnapshotInfo, EngineError> {
+) -> Result<&'a SnapshotInfo, Error> {
     let spec = format!("{app}/{source}");
     let mine = snapshots
         .iter()
@@ -20,15 +21,15 @@ pub fn pick<'a>(
     } else {
         let matches: Vec<_> = mine.filter(|s| s.id.starts_with(wanted)).collect();
         if matches.len() > 1 {
-            return Err(EngineError::Usage(format!(
+            return Err(Error::usage(format!(
                 "snapshot id `{wanted}` is ambiguous for {spec}"
             )));
         }
         matches.into_iter().next()
     };
     found.ok_or_else(|| match wanted {
-        "latest" => EngineError::failed(&spec, "no backup found; run `lifeboat backup` first"),
-        id => EngineError::failed(&spec, format!("no backup with id {id}")),
+        "latest" => failed(&spec, "no backup found; run `lifeboat backup` first"),
+        id => failed(&spec, format!("no backup with id {id}")),
     })
 }
 
@@ -40,12 +41,12 @@ pub fn pick_of_kind<'a>(
     source: &str,
     kind: &str,
     wanted: &str,
-) -> Result<&'a SnapshotInfo, EngineError> {
+) -> Result<&'a SnapshotInfo, Error> {
     let chosen = pick(snapshots, app, source, wanted)?;
     if chosen.kind == kind {
         return Ok(chosen);
     }
-    Err(EngineError::failed(
+    Err(failed(
         &format!("{app}/{source}"),
         format!(
             "snapshot {} is a `{}` backup, but {app}/{source} is configured as `{kind}`; \

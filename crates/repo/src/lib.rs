@@ -9,6 +9,7 @@ mod location;
 mod lock;
 mod lock_file;
 mod open;
+mod port;
 mod read;
 mod slot;
 mod snapshots;
@@ -18,8 +19,7 @@ mod tree_restore;
 
 pub use check::CheckReport;
 
-/// Told the payload bytes read so far by a store in progress.
-pub type Progress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+pub use lifeboat_core::ports::Progress;
 
 pub use error::RepoError;
 pub use exclude::{check_exclude_patterns, ExcludeMatcher};

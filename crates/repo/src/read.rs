@@ -39,14 +39,22 @@ impl Drop for RepoReader<'_> {
 }
 
 /// A writer that remembers its first error, so it can be told apart from the
-/// repository's own errors once rustic has wrapped it.
+/// repository's own errors once rustic has wrapped it; it fails once the command is
+/// cancelled, so that a restore or verify stops at its next write.
 struct WatchedWriter<'w> {
     out: &'w mut dyn Write,
     failed: Option<std::io::Error>,
+    cancel: lifeboat_core::CancelToken,
 }
 
 impl Write for WatchedWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.cancel.is_cancelled() {
+            let e = std::io::Error::other(lifeboat_core::Cancelled);
+            self.failed
+                .get_or_insert_with(|| std::io::Error::other(lifeboat_core::Cancelled));
+            return Err(e);
+        }
         self.out.write(buf).inspect_err(|e| {
             if self.failed.is_none() {
                 self.failed = Some(std::io::Error::new(e.kind(), e.to_string()));
@@ -77,7 +85,12 @@ impl RepoReader<'_> {
             .full()?
             .node_from_path(snap.tree, Path::new(path))
             .map_err(|_| RepoError::Incomplete(format!("snapshot {id} holds no {path}")))?;
-        let mut out = BufWriter::with_capacity(1 << 20, WatchedWriter { out, failed: None });
+        let watched = WatchedWriter {
+            out,
+            failed: None,
+            cancel: self.home.cancel_token(),
+        };
+        let mut out = BufWriter::with_capacity(1 << 20, watched);
         let dumped = self.full()?.dump(&node, &mut out);
         let flushed = out.flush();
         // rustic reports a failing writer as its own error; the writer's error is the

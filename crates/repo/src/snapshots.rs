@@ -7,61 +7,25 @@ use rustic_core::repofile::SnapshotFile;
 use rustic_core::repofile::SnapshotId;
 use std::path::Path;
 
-/// One lifeboat backup as `list` shows it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SnapshotInfo {
-    /// The full snapshot id (64 hex digits), as restic prints it with `--no-trunc`.
-    pub id: String,
-    /// RFC 3339, with the snapshot's own offset.
-    pub time: String,
-    #[serde(skip)]
-    pub timestamp: jiff::Timestamp,
-    pub hostname: String,
-    pub app: String,
-    pub source: String,
-    pub kind: String,
-    pub run_id: String,
-    pub pre_restore: bool,
-    /// Bytes of payload processed (before dedup and compression).
-    pub size: u64,
-    /// Bytes this snapshot added to the repository (packed).
-    pub added: u64,
-    /// The latest verification's result: `Some(true)` passed, `Some(false)` failed.
-    pub verified: Option<bool>,
-    pub tags: Vec<String>,
-}
+pub use lifeboat_core::ports::SnapshotInfo;
 
-impl SnapshotInfo {
-    fn from_file(snap: &SnapshotFile) -> Self {
-        let tags: Vec<String> = snap.tags.iter().cloned().collect();
-        let tag = |k: &str| tag_value(&tags, k).unwrap_or_default().to_string();
-        Self {
-            id: snap.id.to_hex().to_string(),
-            time: snap.time.timestamp().to_string(),
-            timestamp: snap.time.timestamp(),
-            hostname: snap.hostname.clone(),
-            app: tag("app"),
-            source: tag("source"),
-            kind: tag("kind"),
-            run_id: tag("run"),
-            pre_restore: tags.iter().any(|t| t == TAG_PRE_RESTORE),
-            size: snap.summary.as_ref().map_or(0, |s| s.total_bytes_processed),
-            added: snap.summary.as_ref().map_or(0, |s| s.data_added_packed),
-            verified: None,
-            tags,
-        }
-    }
-
-    pub fn short_id(&self) -> &str {
-        &self.id[..self.id.len().min(8)]
-    }
-
-    /// The time for people: `2026-12-01 09:00:00 UTC`.
-    pub fn display_time(&self) -> String {
-        self.timestamp
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .strftime("%Y-%m-%d %H:%M:%S %Z")
-            .to_string()
+fn info_of(snap: &SnapshotFile) -> SnapshotInfo {
+    let tags: Vec<String> = snap.tags.iter().cloned().collect();
+    let tag = |k: &str| tag_value(&tags, k).unwrap_or_default().to_string();
+    SnapshotInfo {
+        id: snap.id.to_hex().to_string(),
+        time: snap.time.timestamp().to_string(),
+        timestamp: snap.time.timestamp(),
+        hostname: snap.hostname.clone(),
+        app: tag("app"),
+        source: tag("source"),
+        kind: tag("kind"),
+        run_id: tag("run"),
+        pre_restore: tags.iter().any(|t| t == TAG_PRE_RESTORE),
+        size: snap.summary.as_ref().map_or(0, |s| s.total_bytes_processed),
+        added: snap.summary.as_ref().map_or(0, |s| s.data_added_packed),
+        verified: None,
+        tags,
     }
 }
 
@@ -86,7 +50,7 @@ impl Repo {
             let mut infos = Vec::new();
             for snap in &snaps {
                 match repo.node_from_path(snap.tree, Path::new(MANIFEST_PATH)) {
-                    Ok(_) => infos.push(SnapshotInfo::from_file(snap)),
+                    Ok(_) => infos.push(info_of(snap)),
                     Err(_) => {
                         tracing::warn!(snapshot = %snap.id, "snapshot has no manifest: ignored")
                     }
@@ -99,7 +63,7 @@ impl Repo {
             info.verified = verifications
                 .iter()
                 .rev()
-                .map(SnapshotInfo::from_file)
+                .map(info_of)
                 .find(|v| tag_value(&v.tags, "verifies") == Some(info.id.as_str()))
                 .map(|v| tag_value(&v.tags, "result") == Some("pass"));
         }

@@ -16,47 +16,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// What identifies a snapshot before it is taken.
-#[derive(Debug, Clone)]
-pub struct SnapshotMeta {
-    /// Directory in the snapshot holding the payload, e.g. `/esp/db`.
-    pub root: String,
-    pub tags: Vec<String>,
-    pub time: jiff::Zoned,
-}
-
-/// One payload stream (a dump) to store as file `name` under the payload root.
-pub struct StreamEntry {
-    pub name: String,
-    pub reader: Box<dyn Read + Send>,
-    /// Whether to compute its sha256 while storing (costs CPU).
-    pub hash: bool,
-}
-
-/// What was read of one stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamStats {
-    pub name: String,
-    pub bytes: u64,
-    pub sha256: Option<String>,
-}
-
-/// What was read of the whole payload, handed to the manifest producer.
-#[derive(Debug, Clone, Default)]
-pub struct PayloadStats {
-    pub errors: Vec<String>,
-    pub file_count: u64,
-    pub total_bytes: u64,
-    pub streams: Vec<StreamStats>,
-}
-
-/// A snapshot that was saved with its manifest.
-#[derive(Debug, Clone)]
-pub struct StoredSnapshot {
-    pub id: String,
-    pub total_bytes: u64,
-    pub added_bytes: u64,
-}
+pub use lifeboat_core::ports::{
+    PayloadStats, SnapshotMeta, StoredSnapshot, StreamEntry, StreamStats,
+};
 
 type Outcome = Arc<Mutex<Option<Result<(), String>>>>;
 

@@ -193,9 +193,7 @@ impl Drop for StreamReader {
     }
 }
 
-/// Produces the manifest bytes once the payload is complete; an error otherwise.
-pub(crate) type ManifestFn =
-    Box<dyn FnOnce(&crate::PayloadStats) -> Result<Vec<u8>, String> + Send>;
+pub(crate) use lifeboat_core::ports::ManifestFn;
 
 /// The reader of the manifest entry: waits for the payload, then asks for the manifest.
 pub(crate) struct ManifestReader {

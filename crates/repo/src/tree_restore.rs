@@ -11,16 +11,7 @@ use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// How a restore treats what the target holds beyond the backup.
-#[derive(Debug, Clone, Default)]
-pub struct TreeRestoreOptions {
-    /// Remove entries the backup does not have (`--delete`).
-    pub delete: bool,
-    /// Remove them even where the excludes match (`--delete-excluded`).
-    pub delete_excluded: bool,
-    /// The source's exclude patterns (gitignore lines), which protect paths.
-    pub exclude: Vec<String>,
-}
+pub use lifeboat_core::ports::TreeRestoreOptions;
 
 /// The type of an entry in the backup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

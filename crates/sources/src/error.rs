@@ -38,3 +38,11 @@ impl SourceError {
         move |source| SourceError::Io { context, source }
     }
 }
+
+impl From<SourceError> for lifeboat_core::Error {
+    fn from(e: SourceError) -> Self {
+        // A server that did not answer may answer later; a failed tool or bad data not.
+        let retryable = matches!(e, SourceError::Connect(_));
+        lifeboat_core::Error::new(lifeboat_core::ErrorKind::Source, e).retryable(retryable)
+    }
+}

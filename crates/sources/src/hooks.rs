@@ -16,3 +16,18 @@ pub fn run_hooks(stage: &str, hooks: &[String]) -> Result<(), SourceError> {
     }
     Ok(())
 }
+
+/// The hooks port over the shell.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShellHooks;
+
+impl lifeboat_core::ports::Hooks for ShellHooks {
+    fn run(
+        &self,
+        stage: &str,
+        _app: &str,
+        commands: &[String],
+    ) -> Result<(), lifeboat_core::Error> {
+        Ok(run_hooks(stage, commands)?)
+    }
+}

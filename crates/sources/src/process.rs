@@ -29,12 +29,25 @@ pub fn kill_all_children() -> usize {
     groups.len()
 }
 
-/// Asks every running child's process group to stop (SIGTERM: pg_restore then cancels
-/// its queries on the server); [`kill_all_children`] follows for those that do not.
-pub fn terminate_all_children() {
-    for pgid in running().iter() {
+/// Stops the children running now (cancellation): SIGTERM to each process group (a
+/// restore tool then cancels its queries on the server), SIGKILL `grace` later to
+/// those groups only — children started after this call (after_backup hooks) are
+/// left alone. Returns how many groups were stopped.
+pub fn stop_running_children(grace: std::time::Duration) -> usize {
+    let groups = std::mem::take(&mut *running());
+    for pgid in &groups {
         signal_group(*pgid, nix::sys::signal::Signal::SIGTERM);
     }
+    let count = groups.len();
+    if count > 0 {
+        std::thread::spawn(move || {
+            std::thread::sleep(grace);
+            for pgid in groups {
+                kill_group(pgid);
+            }
+        });
+    }
+    count
 }
 
 fn kill_group(pgid: u32) {

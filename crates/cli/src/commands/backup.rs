@@ -34,13 +34,9 @@ pub fn run(ctx: &Ctx, args: BackupArgs) -> anyhow::Result<ExitCode> {
         Some(lifeboat_repo::LockKind::Shared),
         &ctx.cancel,
     );
-    let now = super::now();
-    let run_id = super::new_run_id(&now);
-    let ctl = lifeboat_engine::RunControl {
-        cancel: ctx.cancel.clone(),
-        events: crate::progress::sink(ctx.quiet, ctx.json),
-    };
-    let report = lifeboat_engine::run_backup(&mut repo, &selected, &run_id, &now, &ctl)?;
+    let engine = crate::wire::engine(ctx);
+    let (run_id, now) = engine.new_run();
+    let report = engine.run_backup(&mut repo, &selected, &run_id, &now)?;
     if ctx.json {
         crate::output::json(&report)?;
     } else {

@@ -12,7 +12,7 @@ pub struct CheckArgs {
 
 pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<ExitCode> {
     let loaded = super::load_config(ctx)?;
-    let repo = super::open_locked(&loaded.config, lifeboat_repo::LockKind::Exclusive)?;
+    let repo = super::open_locked(ctx, &loaded.config, lifeboat_repo::LockKind::Exclusive)?;
     let report = repo.check(args.read_data)?;
     if ctx.json {
         crate::output::json(&report)?;

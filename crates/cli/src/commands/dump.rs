@@ -32,7 +32,7 @@ pub fn run(ctx: &Ctx, args: DumpArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     };
-    let mut repo = super::open_locked(&loaded.config, lifeboat_repo::LockKind::Shared)?;
+    let mut repo = super::open_locked(ctx, &loaded.config, lifeboat_repo::LockKind::Shared)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let what = if args.manifest {

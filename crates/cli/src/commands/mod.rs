@@ -63,8 +63,9 @@ pub fn open_repo(config: &Config) -> anyhow::Result<Repo> {
 /// Opens the repository and takes a `kind` lock that lasts as long as the handle, as
 /// restic's commands do: a shared one to read or add, an exclusive one to check or
 /// remove data.
-pub fn open_locked(config: &Config, kind: LockKind) -> anyhow::Result<Repo> {
+pub fn open_locked(ctx: &Ctx, config: &Config, kind: LockKind) -> anyhow::Result<Repo> {
     let mut repo = Repo::open(&repo_options(config))?;
+    repo.set_cancel(&ctx.cancel);
     repo.hold_lock(kind)?;
     Ok(repo)
 }
@@ -79,16 +80,4 @@ pub fn selected<'c>(
         .map(|s| Selector::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(select(config, &selectors)?)
-}
-
-/// The current time in UTC.
-pub fn now() -> jiff::Zoned {
-    jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC)
-}
-
-/// A fresh run id: start time plus a few bits that differ between processes.
-pub fn new_run_id(now: &jiff::Zoned) -> String {
-    let nanos = now.timestamp().subsec_nanosecond().unsigned_abs();
-    let entropy = (nanos ^ std::process::id().rotate_left(7)) as u16;
-    lifeboat_core::layout::run_id(&now.strftime("%Y%m%dT%H%M%SZ").to_string(), entropy)
 }

@@ -57,10 +57,10 @@ pub fn run(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<ExitCode> {
         delete_excluded: args.delete_excluded,
         plan_only: args.plan,
     };
-    let mut repo = super::open_locked(&loaded.config, lifeboat_repo::LockKind::Shared)?;
-    let now = super::now();
-    let run_id = super::new_run_id(&now);
-    let report = lifeboat_engine::restore_source(&mut repo, app, source, &opts, &run_id, &now)?;
+    let mut repo = super::open_locked(ctx, &loaded.config, lifeboat_repo::LockKind::Shared)?;
+    let engine = crate::wire::quiet_engine(ctx);
+    let (run_id, now) = engine.new_run();
+    let report = engine.restore_source(&mut repo, app, source, &opts, &run_id, &now)?;
     if ctx.json {
         crate::output::json(&report)?;
     } else if !ctx.quiet {

@@ -1,7 +1,7 @@
 //! `lifeboat verify [SPEC…] [--snapshot ID]`: prove backups restore.
 
 use crate::Ctx;
-use lifeboat_engine::{EngineError, VerifyReport};
+use lifeboat_engine::VerifyReport;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -16,33 +16,22 @@ pub struct VerifyArgs {
 pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let loaded = super::load_config(ctx)?;
     let selected = super::selected(&loaded.config, &args.specs)?;
-    let mut repo = super::open_locked(&loaded.config, lifeboat_repo::LockKind::Shared)?;
-    let now = super::now();
-    let run_id = super::new_run_id(&now);
-    let mut reports: Vec<VerifyReport> = Vec::new();
-    let mut errors: Vec<String> = Vec::new();
-    for (app, source) in selected {
-        match lifeboat_engine::verify_source(&mut repo, app, source, &args.snapshot, &run_id, &now)
-        {
-            Ok(report) => {
-                if !ctx.json {
-                    print_report(&report, ctx.quiet);
-                }
-                reports.push(report);
-            }
-            Err(e) if e.is_repository_problem() => return Err(e.into()),
-            Err(e @ EngineError::Usage(_)) => return Err(e.into()),
-            Err(e) => {
-                eprintln!("FAILED: {e}");
-                errors.push(e.to_string());
-            }
-        }
-    }
+    let mut repo = super::open_locked(ctx, &loaded.config, lifeboat_repo::LockKind::Shared)?;
+    let engine = crate::wire::quiet_engine(ctx);
+    let run = engine.verify_all(
+        &mut repo,
+        &selected,
+        &args.snapshot,
+        &mut |done| match done {
+            Ok(report) if !ctx.json => print_report(report, ctx.quiet),
+            Ok(_) => {}
+            Err(e) => eprintln!("FAILED: {e}"),
+        },
+    )?;
     if ctx.json {
-        crate::output::json(&serde_json::json!({ "reports": reports, "errors": errors }))?;
+        crate::output::json(&run)?;
     }
-    let ok = errors.is_empty() && reports.iter().all(|r| r.ok);
-    Ok(if ok {
+    Ok(if run.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(crate::exit::FAILED)

@@ -4,6 +4,7 @@
 //! payload root); restored by uploading each object into the same or another
 //! bucket/prefix.
 
+pub mod adapter;
 mod backup;
 mod client;
 mod metadata;

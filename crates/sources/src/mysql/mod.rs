@@ -2,11 +2,13 @@
 //! as SQL text with per-table row counts taken from that very stream, and restores
 //! through the stock client into the target database (created when missing).
 
+pub mod adapter;
 mod backup;
 mod conn;
 mod count;
 mod rename;
 mod restore;
+mod restore_target;
 
 pub use crate::postgres::TargetState;
 pub use backup::{database_defaults, start_backup};

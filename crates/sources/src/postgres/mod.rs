@@ -1,6 +1,7 @@
 //! The `postgres` kind: `pg_dump --format=custom` from an exported snapshot, exact row
 //! counts from that same snapshot, and `pg_restore --clean --if-exists`.
 
+pub mod adapter;
 mod archive;
 mod backup;
 pub mod cluster;
@@ -9,6 +10,7 @@ mod database;
 mod locks;
 mod offsets;
 mod restore;
+mod restore_target;
 mod tools;
 pub mod verify;
 

@@ -194,7 +194,7 @@ pub struct PgGuard {
 pub type PgRestore = Feeder<PgGuard>;
 
 /// Starts `tool` fed on stdin (like every child, it is terminated on interruption:
-/// see `process::terminate_all_children`).
+/// see `process::stop_running_children`).
 pub(crate) fn start_fed(
     name: &str,
     cmd: &mut Command,

@@ -2,6 +2,7 @@
 //! online (keys moved into a running server with `DUMP`/`RESTORE`, through a throwaway
 //! server that loads the RDB) or offline (`dump.rdb` written into a data dir).
 
+pub mod adapter;
 mod backup;
 mod client;
 mod resp;

@@ -1,5 +1,7 @@
 //! The `files` kind: what the repository layer cannot know about a directory target.
 
+pub mod adapter;
+
 use crate::SourceError;
 use std::path::Path;
 

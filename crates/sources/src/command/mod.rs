@@ -1,6 +1,8 @@
 //! The `command` kind: a shell command's stdout is the backup (e.g. `kubectl get
 //! secrets -o json`); a restore feeds the stream to another command's stdin.
 
+pub mod adapter;
+
 use crate::dump::{Dump, DumpFacts};
 use crate::process::{Feeder, Pipes, Running};
 use crate::SourceError;

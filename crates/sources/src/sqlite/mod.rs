@@ -2,6 +2,8 @@
 //! the application writes), its row counts and `PRAGMA integrity_check`; restore
 //! replaces the file atomically (write beside, fsync, rename, fsync the directory).
 
+pub mod adapter;
+
 use crate::dump::{Dump, DumpFacts};
 use crate::SourceError;
 use lifeboat_core::TableCount;

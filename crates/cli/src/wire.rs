@@ -1,0 +1,28 @@
+//! The composition root: the only place that knows both the adapters and the use
+//! cases. Each command builds its engine here once (real source adapters, shell hooks,
+//! the system clock, the terminal's events) and opens the repository it needs.
+
+use crate::Ctx;
+use lifeboat_core::ports::{Events, NoEvents};
+use lifeboat_engine::Engine;
+use std::sync::Arc;
+
+/// The engine of a command: events go to the terminal's progress bars (nowhere when
+/// piped, quiet or `--json`), cancellation comes from the signal handler.
+pub fn engine(ctx: &Ctx) -> Engine {
+    engine_with(ctx, crate::progress::sink(ctx.quiet, ctx.json))
+}
+
+/// An engine whose events are dropped (restore, verify: no progress bars yet).
+pub fn quiet_engine(ctx: &Ctx) -> Engine {
+    engine_with(ctx, Arc::new(NoEvents))
+}
+
+fn engine_with(ctx: &Ctx, events: Arc<dyn Events>) -> Engine {
+    Engine::new(
+        Arc::new(lifeboat_sources::Adapters),
+        Arc::new(lifeboat_sources::ShellHooks),
+    )
+    .with_events(events)
+    .with_cancel(ctx.cancel.clone())
+}

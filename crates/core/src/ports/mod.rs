@@ -1,0 +1,17 @@
+//! The ports: what the engine needs from the world, as traits. Adapters implement
+//! them (`lifeboat-sources`, `lifeboat-repo`); tests use fakes (`lifeboat-testkit`).
+
+pub mod clock;
+pub mod events;
+pub mod hooks;
+pub mod repository;
+pub mod source;
+
+pub use clock::{Clock, SystemClock};
+pub use events::{Event, Events, NoEvents, RecordedEvents};
+pub use hooks::Hooks;
+pub use repository::{
+    ManifestFn, Payload, PayloadStats, Progress, Repository, SnapshotInfo, SnapshotMeta,
+    SnapshotReader, SnapshotRef, StoredSnapshot, StreamEntry, StreamStats, TreeRestoreOptions,
+};
+pub use source::{Complete, Prepared, Purpose, RestoreTarget, Source, SourceFactory};

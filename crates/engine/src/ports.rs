@@ -1,0 +1,57 @@
+//! The engine's view of the world: the ports a use case works over, built once per
+//! command by the composition root (the cli's `wire.rs`) or a test.
+
+use lifeboat_core::ports::{Clock, Events, Hooks, NoEvents, SourceFactory, SystemClock};
+use lifeboat_core::CancelToken;
+use std::sync::Arc;
+
+/// The adapters and controls every use case shares.
+#[derive(Clone)]
+pub struct Engine {
+    pub sources: Arc<dyn SourceFactory>,
+    pub hooks: Arc<dyn Hooks>,
+    pub clock: Arc<dyn Clock>,
+    pub events: Arc<dyn Events>,
+    /// Set by SIGINT/SIGTERM: every use case stops at its next step.
+    pub cancel: CancelToken,
+}
+
+impl Engine {
+    /// An engine over `sources` and `hooks` with the system clock, no events and a
+    /// token nobody cancels.
+    pub fn new(sources: Arc<dyn SourceFactory>, hooks: Arc<dyn Hooks>) -> Self {
+        Self {
+            sources,
+            hooks,
+            clock: Arc::new(SystemClock),
+            events: Arc::new(NoEvents),
+            cancel: CancelToken::new(),
+        }
+    }
+
+    pub fn with_events(mut self, events: Arc<dyn Events>) -> Self {
+        self.events = events;
+        self
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// A fresh run id and the time it starts: the start time plus a few bits that
+    /// differ between processes.
+    pub fn new_run(&self) -> (String, jiff::Zoned) {
+        let now = self.clock.now();
+        let nanos = now.timestamp().subsec_nanosecond().unsigned_abs();
+        let entropy = (nanos ^ std::process::id().rotate_left(7)) as u16;
+        let utc = now.timestamp().to_zoned(jiff::tz::TimeZone::UTC);
+        let stamp = utc.strftime("%Y%m%dT%H%M%SZ").to_string();
+        (lifeboat_core::layout::run_id(&stamp, entropy), now)
+    }
+}

@@ -1,0 +1,323 @@
+//! The engine's rules over fake ports: no servers, milliseconds each.
+
+use lifeboat_core::ports::Repository;
+use lifeboat_core::ports::{Event, RecordedEvents};
+use lifeboat_core::{ErrorKind, RestoreOptions};
+use lifeboat_engine::Engine;
+use lifeboat_testkit::{
+    app_spec, Behaviour, FakeClock, FakeSources, MemRepository, RecordingHooks,
+};
+use std::sync::Arc;
+
+struct Kit {
+    sources: FakeSources,
+    hooks: Arc<RecordingHooks>,
+    events: Arc<RecordedEvents>,
+    engine: Engine,
+    repo: MemRepository,
+}
+
+fn kit(sources: FakeSources) -> Kit {
+    let hooks = Arc::new(RecordingHooks::default());
+    let events = Arc::new(RecordedEvents::default());
+    let engine = Engine::new(Arc::new(sources.clone()), hooks.clone())
+        .with_events(events.clone())
+        .with_clock(Arc::new(FakeClock::at("2026-11-30T01:00:00+00:00[UTC]")));
+    Kit {
+        sources,
+        hooks,
+        events,
+        engine,
+        repo: MemRepository::new(),
+    }
+}
+
+fn three() -> FakeSources {
+    FakeSources::new()
+        .with("db", Behaviour::Good, b"rows")
+        .with("cache", Behaviour::FailAt(2), b"keys and values")
+        .with("files", Behaviour::Good, b"tree")
+}
+
+fn backup(k: &mut Kit, app: &lifeboat_core::AppSpec) -> lifeboat_engine::BackupReport {
+    let (run_id, now) = k.engine.new_run();
+    let sources: Vec<_> = app.sources.iter().collect();
+    k.engine
+        .run_backup(&mut k.repo, &[(app, sources)], &run_id, &now)
+        .expect("run")
+}
+
+#[test]
+fn one_source_of_three_fails_the_other_two_are_saved_and_the_report_says_which() {
+    let mut k = kit(three());
+    let app = app_spec("esp", &["db", "cache", "files"]);
+    let report = backup(&mut k, &app);
+    assert!(!report.ok());
+    let failed: Vec<_> = report
+        .sources
+        .iter()
+        .filter(|s| !s.ok)
+        .map(|s| s.source.as_str())
+        .collect();
+    assert_eq!(failed, ["cache"]);
+    let error = report.sources[1].error.as_deref().unwrap_or_default();
+    assert!(
+        error.starts_with("esp/cache: ") && error.contains("connection reset"),
+        "{error}"
+    );
+    let saved: Vec<_> = k
+        .repo
+        .saved()
+        .iter()
+        .map(|s| s.info.source.as_str())
+        .collect();
+    assert_eq!(saved, ["db", "files"]);
+    assert_eq!(k.repo.saved()[0].files["db.out"], b"rows");
+}
+
+#[test]
+fn a_failing_before_backup_hook_means_no_dump_and_after_backup_still_runs() {
+    let mut k = kit(three());
+    k.hooks.fail("before_backup");
+    let app = app_spec("esp", &["db", "files"]);
+    let report = backup(&mut k, &app);
+    assert!(!report.ok());
+    assert!(k.sources.log().is_empty(), "dumped: {:?}", k.sources.log());
+    assert!(k.repo.saved().is_empty());
+    assert_eq!(k.hooks.ran(), ["before_backup esp", "after_backup esp"]);
+    assert!(
+        report.errors[0].contains("before_backup hook"),
+        "{:?}",
+        report.errors
+    );
+    assert!(report
+        .sources
+        .iter()
+        .all(|s| s.error.as_deref() == Some("skipped: before_backup hook failed")));
+}
+
+#[test]
+fn a_dump_that_exits_non_zero_after_its_output_saves_nothing() {
+    let mut k = kit(FakeSources::new().with("db", Behaviour::ExitNonZero, b"all the rows"));
+    let report = backup(&mut k, &app_spec("esp", &["db"]));
+    assert!(!report.ok());
+    assert!(k.repo.saved().is_empty());
+    let error = report.sources[0].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("esp/db") && error.contains("exit status: 1"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_source_that_cannot_start_is_a_retryable_source_failure() {
+    let k = kit(FakeSources::new().with("db", Behaviour::FailToStart, b""));
+    let app = app_spec("esp", &["db"]);
+    let (run_id, now) = k.engine.new_run();
+    let mut repo = MemRepository::new();
+    let err = k
+        .engine
+        .backup_source(
+            &mut repo,
+            &app,
+            &app.sources[0],
+            &run_id,
+            &now,
+            lifeboat_core::ports::Purpose::Backup,
+        )
+        .expect_err("must fail");
+    assert_eq!(err.kind(), ErrorKind::Source);
+    assert!(err.is_retryable());
+    assert_eq!(err.to_string(), "esp/db: fake: connection refused");
+}
+
+#[test]
+fn a_repository_problem_stops_the_run_after_the_after_backup_hooks() {
+    let mut k = kit(three());
+    k.repo.fail_stores = Some(ErrorKind::Repository);
+    let app = app_spec("esp", &["db", "files"]);
+    let (run_id, now) = k.engine.new_run();
+    let err = k
+        .engine
+        .run_backup(
+            &mut k.repo,
+            &[(&app, app.sources.iter().collect())],
+            &run_id,
+            &now,
+        )
+        .expect_err("a full repository stops the run");
+    assert_eq!(err.kind(), ErrorKind::Repository);
+    assert_eq!(
+        k.sources.log(),
+        ["backup db"],
+        "the second source must not start"
+    );
+    assert_eq!(k.hooks.ran(), ["before_backup esp", "after_backup esp"]);
+}
+
+#[test]
+fn cancelling_a_stalled_dump_saves_nothing_skips_the_rest_and_runs_after_backup() {
+    let mut k = kit(FakeSources::new()
+        .with("db", Behaviour::StallUntilCancelled, b"never")
+        .with("files", Behaviour::Good, b"tree"));
+    let cancel = k.engine.cancel.clone();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        cancel.cancel();
+    });
+    let report = backup(&mut k, &app_spec("esp", &["db", "files"]));
+    stopper.join().expect("stopper");
+    assert!(report.cancelled && !report.ok());
+    assert!(k.repo.saved().is_empty());
+    assert_eq!(
+        report.sources[1].error.as_deref(),
+        Some("skipped: the run was interrupted")
+    );
+    assert_eq!(k.hooks.ran(), ["before_backup esp", "after_backup esp"]);
+}
+
+#[test]
+fn events_tell_the_run_in_order() {
+    let mut k = kit(three());
+    backup(&mut k, &app_spec("esp", &["db", "cache"]));
+    let names: Vec<String> = k
+        .events
+        .taken()
+        .iter()
+        .filter(|e| !matches!(e, Event::BytesRead { .. }))
+        .map(|e| match e {
+            Event::RunStarted { sources, .. } => format!("run {sources}"),
+            Event::SourceStarted { source, .. } => format!("start {source}"),
+            Event::SourceDone { source, ok, .. } => format!("done {source} {ok}"),
+            Event::RunDone { ok, .. } => format!("end {ok}"),
+            Event::BytesRead { .. } => String::new(),
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "run 2",
+            "start db",
+            "done db true",
+            "start cache",
+            "done cache false",
+            "end false"
+        ]
+    );
+}
+
+fn restore_opts(force: bool) -> RestoreOptions {
+    RestoreOptions {
+        snapshot: "latest".into(),
+        force,
+        ..RestoreOptions::default()
+    }
+}
+
+#[test]
+fn a_restore_over_data_is_refused_without_force_and_takes_a_safety_backup_with_it() {
+    let mut k = kit(FakeSources::new().with("db", Behaviour::Good, b"version 1"));
+    let app = app_spec("esp", &["db"]);
+    backup(&mut k, &app);
+    k.sources.set_data("db", b"version 2");
+    let (run_id, now) = k.engine.new_run();
+    let refused = k
+        .engine
+        .restore_source(
+            &mut k.repo,
+            &app,
+            &app.sources[0],
+            &restore_opts(false),
+            &run_id,
+            &now,
+        )
+        .expect_err("refused");
+    assert!(refused.to_string().contains("holds data"), "{refused}");
+    assert_eq!(k.sources.data("db"), b"version 2", "nothing changed");
+    let report = k
+        .engine
+        .restore_source(
+            &mut k.repo,
+            &app,
+            &app.sources[0],
+            &restore_opts(true),
+            &run_id,
+            &now,
+        )
+        .expect("restored");
+    assert!(report.done);
+    assert_eq!(k.sources.data("db"), b"version 1");
+    let safety = report.safety_snapshot.expect("safety backup");
+    let stored = k
+        .repo
+        .saved()
+        .iter()
+        .find(|s| s.info.id == safety)
+        .expect("stored");
+    assert!(stored.info.pre_restore);
+    assert_eq!(stored.files["db.out"], b"version 2");
+}
+
+#[test]
+fn a_restore_whose_safety_backup_fails_changes_nothing() {
+    let mut k = kit(FakeSources::new().with("db", Behaviour::Good, b"version 1"));
+    let app = app_spec("esp", &["db"]);
+    backup(&mut k, &app);
+    k.sources.set_data("db", b"version 2");
+    k.sources.set_behaviour("db", Behaviour::ExitNonZero);
+    let (run_id, now) = k.engine.new_run();
+    let err = k
+        .engine
+        .restore_source(
+            &mut k.repo,
+            &app,
+            &app.sources[0],
+            &restore_opts(true),
+            &run_id,
+            &now,
+        )
+        .expect_err("no restore without its safety backup");
+    assert!(
+        err.to_string()
+            .contains("safety backup of fake:db failed, nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(k.sources.data("db"), b"version 2");
+    assert!(!k.sources.log().contains(&"restore db".to_string()));
+}
+
+#[test]
+fn verify_records_a_result_per_backup_and_an_interrupted_one_records_nothing() {
+    let mut k = kit(FakeSources::new().with("db", Behaviour::Good, b"rows"));
+    let app = app_spec("esp", &["db"]);
+    backup(&mut k, &app);
+    let mut seen = 0;
+    let run = k
+        .engine
+        .verify_all(
+            &mut k.repo,
+            &[(&app, &app.sources[0])],
+            "latest",
+            &mut |_| seen += 1,
+        )
+        .expect("verify");
+    assert!(run.ok() && seen == 1, "{run:?}");
+    assert_eq!(k.repo.list().map(|l| l[0].verified).ok(), Some(Some(true)));
+    let records = k.repo.saved().len();
+    k.engine.cancel.cancel();
+    let err = k
+        .engine
+        .verify_all(
+            &mut k.repo,
+            &[(&app, &app.sources[0])],
+            "latest",
+            &mut |_| {},
+        )
+        .expect_err("cancelled");
+    assert_eq!(err.kind(), ErrorKind::Cancelled);
+    assert_eq!(
+        k.repo.saved().len(),
+        records,
+        "a cancelled verification was recorded"
+    );
+}
