@@ -299,7 +299,8 @@ impl ManifestSlot {
             manifest.files = stats.streams.iter().map(|s| s.name.clone()).collect();
             // in name order, not in the order the streams happened to finish
             manifest.files.sort();
-            let mut manifest = complete(manifest)?;
+            // Into the repository's words: its readers speak io errors and strings.
+            let mut manifest = complete(manifest).map_err(|e| e.to_string())?;
             manifest.duration_ms = millis(started);
             let bytes = manifest.to_json();
             *slot.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(manifest);

@@ -11,14 +11,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// What a lock allows others.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LockKind {
-    /// Others may read and add (backup, restore, verify, copy).
-    Shared,
-    /// Nobody else may work on the repository (prune, forget, check).
-    Exclusive,
-}
+pub use lifeboat_core::ports::LockKind;
 
 /// How long to wait after writing a lock before looking again for a competitor that
 /// wrote at the same moment (restic waits 200 ms).

@@ -4,8 +4,8 @@
 
 use crate::{Repo, RepoAccess, RepoError, RepoReader, RepoSlot};
 use lifeboat_core::ports::{
-    ManifestFn, Payload, Progress, Repository, SnapshotInfo, SnapshotMeta, SnapshotReader,
-    SnapshotRef, StoredSnapshot, TreeRestoreOptions,
+    LockKind, ManifestFn, Payload, Progress, Repository, SnapshotInfo, SnapshotMeta,
+    SnapshotReader, SnapshotRef, StoredSnapshot, TreeRestoreOptions,
 };
 use lifeboat_core::{Error, ErrorKind, Manifest};
 use std::io::Write;
@@ -80,6 +80,14 @@ macro_rules! repository_port {
 
             fn set_progress(&mut self, progress: Option<Progress>) {
                 RepoAccess::set_progress(self, progress);
+            }
+
+            fn hold_lock(&mut self, kind: LockKind) -> Result<(), Error> {
+                Ok(RepoAccess::repo(self)?.hold_lock(kind)?)
+            }
+
+            fn forget(&mut self, ids: &[String]) -> Result<(), Error> {
+                Ok(RepoAccess::repo(self)?.delete(ids)?)
             }
         }
     };

@@ -41,12 +41,10 @@ pub fn streams(dumps: Vec<Dump>) -> Result<(Payload, Complete), Error> {
     }
     let complete: Complete = Box::new(move |mut m: Manifest| {
         for (name, finish) in finishers {
-            let facts = finish().map_err(|e| {
-                if m.files.len() > 1 {
-                    format!("{name}: {e}")
-                } else {
-                    e.to_string()
-                }
+            let several = m.files.len() > 1;
+            let facts = finish().map_err(|e| match several {
+                true => Error::from(e).context(name.clone()),
+                false => Error::from(e),
             })?;
             m.facts.tables.extend(facts.tables);
             for v in facts.tool_versions {
@@ -63,7 +61,7 @@ pub fn streams(dumps: Vec<Dump>) -> Result<(Payload, Complete), Error> {
 /// Adds `then` after `complete`.
 pub fn and_then(
     complete: Complete,
-    then: impl FnOnce(Manifest) -> Result<Manifest, String> + Send + 'static,
+    then: impl FnOnce(Manifest) -> Result<Manifest, Error> + Send + 'static,
 ) -> Complete {
     Box::new(move |m| complete(m).and_then(then))
 }

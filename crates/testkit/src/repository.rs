@@ -4,7 +4,7 @@
 
 use lifeboat_core::layout::{tag_value, MANIFEST_PATH, TAG_PRE_RESTORE, TAG_VERIFY};
 use lifeboat_core::ports::{
-    ManifestFn, Payload, PayloadStats, Progress, Repository, SnapshotInfo, SnapshotMeta,
+    LockKind, ManifestFn, Payload, PayloadStats, Progress, Repository, SnapshotInfo, SnapshotMeta,
     SnapshotReader, SnapshotRef, StoredSnapshot, StreamStats, TreeRestoreOptions,
 };
 use lifeboat_core::{Error, ErrorKind, Manifest};
@@ -29,6 +29,8 @@ pub struct MemRepository {
     /// Opening fails with this kind (a wrong password, a lost backend).
     pub fail_open: Option<ErrorKind>,
     progress: Option<Progress>,
+    /// The locks taken, in order.
+    pub locks: Vec<LockKind>,
 }
 
 impl MemRepository {
@@ -166,6 +168,18 @@ impl Repository for MemRepository {
 
     fn set_progress(&mut self, progress: Option<Progress>) {
         self.progress = progress;
+    }
+
+    fn hold_lock(&mut self, kind: LockKind) -> Result<(), Error> {
+        self.check_open()?;
+        self.locks.push(kind);
+        Ok(())
+    }
+
+    fn forget(&mut self, ids: &[String]) -> Result<(), Error> {
+        self.check_open()?;
+        self.saved.retain(|s| !ids.contains(&s.info.id));
+        Ok(())
     }
 }
 

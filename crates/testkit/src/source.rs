@@ -134,7 +134,9 @@ impl Source for FakeSource {
             payload: Payload::Streams(vec![stream]),
             complete: Box::new(move |mut m: Manifest| {
                 if behaviour == Behaviour::ExitNonZero {
-                    return Err("fake-dump failed (exit status: 1): disk I/O error".into());
+                    return Err(Error::source(
+                        "fake-dump failed (exit status: 1): disk I/O error",
+                    ));
                 }
                 m.tool_versions.push("fake-dump 1.0".into());
                 Ok(m)

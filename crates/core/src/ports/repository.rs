@@ -144,6 +144,15 @@ pub trait SnapshotReader {
     ) -> Result<Vec<String>>;
 }
 
+/// What a lock allows others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockKind {
+    /// Others may read and add (backup, restore, verify, copy).
+    Shared,
+    /// Nobody else may work on the repository (prune, forget, check).
+    Exclusive,
+}
+
 /// A repository lifeboat stores backups in.
 pub trait Repository {
     /// Waits until the repository is open (it may be opening in the background).
@@ -162,4 +171,9 @@ pub trait Repository {
     fn reader(&mut self) -> Result<Box<dyn SnapshotReader + '_>>;
     /// Where the byte counts of the next stores go.
     fn set_progress(&mut self, progress: Option<Progress>);
+    /// Takes a lock that lasts as long as this handle, waiting a bounded time for
+    /// conflicting ones (restic's protocol: stock restic and lifeboat respect each other).
+    fn hold_lock(&mut self, kind: LockKind) -> Result<()>;
+    /// Removes snapshots by full id; their data is reclaimed by a later prune.
+    fn forget(&mut self, ids: &[String]) -> Result<()>;
 }

@@ -19,7 +19,7 @@ pub enum Purpose {
 
 /// Completes the manifest once the payload was read: waits for the dump tools' exit
 /// and adds their facts. Its error means the dump failed and nothing is saved.
-pub type Complete = Box<dyn FnOnce(Manifest) -> Result<Manifest, String> + Send>;
+pub type Complete = Box<dyn FnOnce(Manifest) -> Result<Manifest> + Send>;
 
 /// A backup under way: the payload to store and how its manifest is finished.
 pub struct Prepared {

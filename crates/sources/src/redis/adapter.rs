@@ -26,7 +26,7 @@ impl Source for RedisSource {
         // Keys and keys with an expiry per db from one `INFO keyspace` taken once the RDB
         // was read, so that the two agree (verification allows for expired keys).
         let complete = payload::and_then(complete, move |mut m| {
-            let (keys, expiring) = super::keyspace_counts(&target).map_err(|e| e.to_string())?;
+            let (keys, expiring) = super::keyspace_counts(&target)?;
             m.facts.tables = keys;
             m.facts.expiring_keys = expiring.into_iter().filter(|t| t.rows > 0).collect();
             Ok(m)

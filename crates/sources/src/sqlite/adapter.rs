@@ -91,11 +91,7 @@ impl RestoreTarget for SqliteTarget {
     ) -> Result<(), Error> {
         let manifest = reader.manifest(snap.id)?;
         let file = first_file(&manifest, "database file")?;
-        // The write error is kept as the restore's message (SQLite's own error type
-        // carries a string).
-        super::restore_with(&self.path, |out| {
-            reader.dump(snap, file, out).map_err(|e| e.to_string())
-        })?;
+        super::restore_with(&self.path, |out| reader.dump(snap, file, out))?;
         Ok(())
     }
 }

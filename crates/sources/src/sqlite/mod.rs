@@ -140,9 +140,9 @@ fn sidecar(path: &Path, suffix: &str) -> PathBuf {
 /// database, never a mix). The old file's WAL, shm and journal go with it: moved
 /// aside before the rename (and put back if it fails), removed after it. The caller
 /// takes the safety backup first, through SQLite, so it holds the WAL's content.
-pub fn restore_with(
+pub fn restore_with<E: std::fmt::Display>(
     path: &Path,
-    fill: impl FnOnce(&mut dyn Write) -> Result<(), String>,
+    fill: impl FnOnce(&mut dyn Write) -> Result<(), E>,
 ) -> Result<(), SourceError> {
     let tmp = beside(path);
     let result = write_checked(fill, &tmp).and_then(|()| replace(&tmp, path));
@@ -198,8 +198,8 @@ fn remove_sidecars(path: &Path) {
     }
 }
 
-fn write_checked(
-    fill: impl FnOnce(&mut dyn Write) -> Result<(), String>,
+fn write_checked<E: std::fmt::Display>(
+    fill: impl FnOnce(&mut dyn Write) -> Result<(), E>,
     tmp: &Path,
 ) -> Result<(), SourceError> {
     let mut file = std::fs::File::create(tmp)
