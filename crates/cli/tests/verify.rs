@@ -200,8 +200,9 @@ fn corrupted_pack_fails_verification_clearly() {
     );
 }
 
-#[test]
-fn sigterm_mid_verify_leaves_no_server_and_no_temp_dir() {
+/// Interrupts a verify of a database large enough to take a while, once its throwaway
+/// server is up: exit 130, no server, no temp dir, no verification recorded.
+fn interrupt_mid_verify(signal: &str) {
     let server = PgServer::start();
     shop(&server);
     server.exec(
@@ -223,7 +224,7 @@ fn sigterm_mid_verify_leaves_no_server_and_no_temp_dir() {
         "throwaway server never started"
     );
     std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     let status = child.wait().unwrap();
@@ -234,4 +235,20 @@ fn sigterm_mid_verify_leaves_no_server_and_no_temp_dir() {
         "leftovers: {:?}",
         leftovers(&ws)
     );
+    let listed = ws.run(&["list", "--json"]);
+    assert!(
+        !listed.stdout.contains("\"verified\": false"),
+        "an interrupted verification was recorded as a failure: {}",
+        listed.stdout
+    );
+}
+
+#[test]
+fn sigterm_mid_verify_leaves_no_server_and_no_temp_dir() {
+    interrupt_mid_verify("-TERM");
+}
+
+#[test]
+fn sigint_mid_verify_leaves_no_server_and_no_temp_dir() {
+    interrupt_mid_verify("-INT");
 }
