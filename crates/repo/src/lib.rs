@@ -10,6 +10,7 @@ mod lock;
 mod lock_file;
 mod open;
 mod port;
+mod prune;
 mod read;
 mod slot;
 mod snapshots;

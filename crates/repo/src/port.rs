@@ -4,7 +4,7 @@
 
 use crate::{Repo, RepoAccess, RepoError, RepoReader, RepoSlot};
 use lifeboat_core::ports::{
-    LockKind, ManifestFn, Payload, Progress, Repository, SnapshotInfo, SnapshotMeta,
+    LockKind, ManifestFn, Payload, Progress, PruneSummary, Repository, SnapshotInfo, SnapshotMeta,
     SnapshotReader, SnapshotRef, StoredSnapshot, TreeRestoreOptions,
 };
 use lifeboat_core::{Error, ErrorKind, Manifest};
@@ -88,6 +88,10 @@ macro_rules! repository_port {
 
             fn forget(&mut self, ids: &[String]) -> Result<(), Error> {
                 Ok(RepoAccess::repo(self)?.delete(ids)?)
+            }
+
+            fn prune(&mut self, dry_run: bool) -> Result<PruneSummary, Error> {
+                Ok(RepoAccess::repo(self)?.prune(dry_run)?)
             }
         }
     };

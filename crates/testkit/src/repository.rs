@@ -4,8 +4,8 @@
 
 use lifeboat_core::layout::{tag_value, MANIFEST_PATH, TAG_PRE_RESTORE, TAG_VERIFY};
 use lifeboat_core::ports::{
-    LockKind, ManifestFn, Payload, PayloadStats, Progress, Repository, SnapshotInfo, SnapshotMeta,
-    SnapshotReader, SnapshotRef, StoredSnapshot, StreamStats, TreeRestoreOptions,
+    LockKind, ManifestFn, Payload, PayloadStats, Progress, PruneSummary, Repository, SnapshotInfo,
+    SnapshotMeta, SnapshotReader, SnapshotRef, StoredSnapshot, StreamStats, TreeRestoreOptions,
 };
 use lifeboat_core::{Error, ErrorKind, Manifest};
 use sha2::{Digest, Sha256};
@@ -180,6 +180,15 @@ impl Repository for MemRepository {
         self.check_open()?;
         self.saved.retain(|s| !ids.contains(&s.info.id));
         Ok(())
+    }
+
+    /// Nothing to reclaim in memory: forgotten snapshots are gone already.
+    fn prune(&mut self, dry_run: bool) -> Result<PruneSummary, Error> {
+        self.check_open()?;
+        Ok(PruneSummary {
+            dry_run,
+            ..PruneSummary::default()
+        })
     }
 }
 

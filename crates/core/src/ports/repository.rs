@@ -144,6 +144,27 @@ pub trait SnapshotReader {
     ) -> Result<Vec<String>>;
 }
 
+/// What a prune did (or, dry, would do). Data no snapshot needs is reclaimed in two
+/// phases, as restic does: its packs are marked now and deleted by a later prune.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PruneSummary {
+    /// Bytes of blobs no snapshot needs.
+    pub unused_bytes: u64,
+    /// Of those, the bytes this prune takes out of the index (marked or repacked away).
+    pub removed_bytes: u64,
+    /// Partly used packs rewritten without their unused blobs.
+    pub repacked_packs: u64,
+    /// Packs only holding unused blobs, marked for deletion now.
+    pub marked_packs: u64,
+    /// Packs marked by an earlier prune and deleted now (their grace period passed).
+    pub deleted_marked_packs: u64,
+    /// Packs marked earlier that wait for their grace period (23 h) to pass.
+    pub waiting_marked_packs: u64,
+    /// Pack files no index names (left by interrupted backups).
+    pub unreferenced_packs: u64,
+    pub dry_run: bool,
+}
+
 /// What a lock allows others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockKind {
@@ -176,4 +197,6 @@ pub trait Repository {
     fn hold_lock(&mut self, kind: LockKind) -> Result<()>;
     /// Removes snapshots by full id; their data is reclaimed by a later prune.
     fn forget(&mut self, ids: &[String]) -> Result<()>;
+    /// Reclaims the space of data no snapshot needs (under an exclusive lock).
+    fn prune(&mut self, dry_run: bool) -> Result<PruneSummary>;
 }
