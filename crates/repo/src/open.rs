@@ -36,7 +36,7 @@ pub struct Repo {
     locks: LockStore,
     lock_wait: std::time::Duration,
     /// The lock this handle holds for its command, removed when it is dropped.
-    held: Option<crate::RepoLock>,
+    held: Option<(crate::LockKind, crate::RepoLock)>,
     /// The command's cancellation: stores in progress fail at their next read.
     cancel: lifeboat_core::CancelToken,
     /// Told the bytes read so far by the store in progress.
@@ -190,12 +190,19 @@ impl Repo {
     }
 
     /// Takes a `kind` lock for as long as this handle lives (see [`Repo::lock`]),
-    /// waiting up to the configured `lock_wait` for conflicting locks.
+    /// waiting up to the configured `lock_wait` for conflicting locks. A shared lock
+    /// held already is given up for an exclusive one (retention after a backup); an
+    /// exclusive one covers both.
     pub fn hold_lock(&mut self, kind: crate::LockKind) -> Result<(), RepoError> {
-        if self.held.is_none() {
-            self.held = Some(self.lock(kind, self.lock_wait)?);
+        match &self.held {
+            Some((held, _)) if *held == kind || *held == crate::LockKind::Exclusive => Ok(()),
+            _ => {
+                // Our own shared lock would conflict with the exclusive one we ask for.
+                self.held = None;
+                self.held = Some((kind, self.lock(kind, self.lock_wait)?));
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     pub(crate) fn open_repo(&self) -> Result<&Repository<OpenStatus>, RepoError> {

@@ -65,6 +65,10 @@ macro_rules! repository_port {
                 Ok(RepoAccess::repo(self)?.list()?)
             }
 
+            fn verifications(&mut self) -> Result<Vec<SnapshotInfo>, Error> {
+                Ok(RepoAccess::repo(self)?.verifications()?)
+            }
+
             fn store(
                 &mut self,
                 meta: &SnapshotMeta,

@@ -71,6 +71,16 @@ impl Repo {
         Ok(infos)
     }
 
+    /// Every verification record, oldest first.
+    pub fn verifications(&mut self) -> Result<Vec<SnapshotInfo>, RepoError> {
+        let mut records = self
+            .open_repo()?
+            .get_matching_snapshots(|s| s.tags.contains(TAG_VERIFY))
+            .map_err(engine)?;
+        records.sort();
+        Ok(records.iter().map(info_of).collect())
+    }
+
     /// Deletes snapshots by full id.
     pub fn delete(&self, ids: &[String]) -> Result<(), RepoError> {
         let ids: Vec<SnapshotId> = ids

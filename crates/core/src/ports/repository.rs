@@ -180,6 +180,8 @@ pub trait Repository {
     fn ensure_open(&mut self) -> Result<()>;
     /// Every complete lifeboat backup, oldest first.
     fn list(&mut self) -> Result<Vec<SnapshotInfo>>;
+    /// Every verification record (tag `lifeboat-verify`), oldest first.
+    fn verifications(&mut self) -> Result<Vec<SnapshotInfo>>;
     /// Stores `payload` as one snapshot; the manifest from `manifest` is written only
     /// once the payload was read completely, otherwise nothing is saved.
     fn store(
