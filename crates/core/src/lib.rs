@@ -1,5 +1,6 @@
 //! Pure domain of lifeboat: the configuration model, source selection, manifests,
-//! snapshot naming and secrets. No IO of its own, no clock: time is always an argument.
+//! snapshot naming, retention and secrets. No IO of its own, no clock: time is always
+//! an argument.
 
 pub mod cancel;
 pub mod duration;
@@ -11,6 +12,7 @@ pub mod manifest;
 pub mod model;
 pub mod ports;
 pub mod report;
+pub mod retention;
 pub mod secret;
 pub mod selector;
 
@@ -25,5 +27,6 @@ pub use model::{
     SqliteSettings,
 };
 pub use report::{RestoreOptions, VerifyReport};
+pub use retention::{Candidate, Decision, KeepWithin, Retention, RetentionPolicy};
 pub use secret::Secret;
 pub use selector::{Selector, SelectorError};
