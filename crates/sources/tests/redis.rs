@@ -1,89 +1,21 @@
 //! The `redis` kind against real redis-servers started here: backup over the
 //! replication protocol, online restore (flush and merge) into a running server,
-//! offline restore into a data dir, logins, and failures that must never pass silently.
+//! offline restore into a data dir, and logins. Failures that must never pass
+//! silently are in `redis_failures.rs`.
 
 // Tests may unwrap: a panic is the failure report.
 #![allow(clippy::unwrap_used)]
+
+mod support;
 
 use lifeboat_core::Secret;
 use lifeboat_sources::redis::{
     restore_offline, restore_online, start_backup, target_key_count, Conn, RedisTarget, Value,
 };
 use lifeboat_sources::scratch::redis::ScratchRedis;
-use lifeboat_sources::{Dump, DumpFacts, SourceError};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
-/// Starts a server; a missing binary fails the test and names the package.
-fn server() -> ScratchRedis {
-    ScratchRedis::start(None).unwrap_or_else(|e| panic!("starting redis-server: {e}"))
-}
-
-fn cmd(conn: &mut Conn, args: &[&str]) -> Value {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    conn.call(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn cmd_bytes(conn: &mut Conn, args: &[&[u8]]) -> Value {
-    conn.call(args).unwrap()
-}
-
-/// Deterministic filler that does not compress well, so the RDB is large enough to
-/// be cut mid-transfer.
-fn noise(seed: u64, len: usize) -> String {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..len)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            char::from(b'a' + ((x >> 33) % 26) as u8)
-        })
-        .collect()
-}
-
-/// Keys of every core type in dbs 0 and 3, some with TTLs, plus bulk data.
-fn populate(conn: &mut Conn) {
-    for db in ["0", "3"] {
-        cmd(conn, &["SELECT", db]);
-        cmd(conn, &["SET", "str", &format!("value in db {db}")]);
-        cmd(conn, &["SET", "str:ttl", "short-lived", "EX", "3000"]);
-        cmd_bytes(
-            conn,
-            &[b"SET", b"bin\x00\xff\r\nkey", b"\x00\x01\x02\xfe\xff"],
-        );
-        cmd(conn, &["RPUSH", "list", "a", "b", "c", "a"]);
-        cmd(conn, &["SADD", "set", "x", "y", "z"]);
-        cmd(conn, &["SADD", "set:ints", "1", "2", "300000"]);
-        cmd(
-            conn,
-            &["ZADD", "zset", "1.5", "one", "2", "two", "-3", "minus"],
-        );
-        cmd(conn, &["HSET", "hash", "f1", "v1", "f2", "v2"]);
-        cmd(conn, &["EXPIRE", "hash", "5000"]);
-        cmd(conn, &["XADD", "stream", "1-1", "temp", "20"]);
-        cmd(conn, &["XADD", "stream", "2-1", "temp", "21", "hum", "40"]);
-        cmd(conn, &["XGROUP", "CREATE", "stream", "readers", "0"]);
-        cmd(conn, &["PEXPIRE", "list", "7200000"]);
-    }
-    cmd(conn, &["SELECT", "0"]);
-    // More keys than one SCAN batch.
-    for i in 0..1200 {
-        cmd(conn, &["SET", &format!("bulk:{i}"), &noise(i, 300)]);
-    }
-    let big: Vec<String> = (0..300)
-        .map(|i| format!("member-{i}-{}", noise(i, 20)))
-        .collect();
-    let mut args = vec!["SADD", "set:big"];
-    args.extend(big.iter().map(String::as_str));
-    cmd(conn, &args);
-}
+use std::path::Path;
+use support::redis::{backup_to, cmd, cmd_bytes, populate, server};
 
 /// Everything about a key that a restore must keep.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,35 +105,6 @@ fn assert_same(
             );
         }
     }
-}
-
-/// Reads a dump to its end into `path`, then runs its finisher.
-fn consume(dump: Dump, path: &Path) -> Result<DumpFacts, String> {
-    let Dump {
-        name,
-        mut stream,
-        hash,
-        finish,
-        ..
-    } = dump;
-    assert_eq!(name, "dump.rdb");
-    assert!(hash);
-    let mut file = std::fs::File::create(path).unwrap();
-    let copied = std::io::copy(&mut stream, &mut file);
-    let finished = finish();
-    match (copied, finished) {
-        (Ok(_), Ok(facts)) => Ok(facts),
-        (Err(e), Ok(_)) => panic!("the stream failed ({e}) but finish succeeded"),
-        (Ok(n), Err(e)) => Err(format!("stream ok ({n} bytes), finish: {e}")),
-        (Err(s), Err(f)) => Err(format!("stream: {s}; finish: {f}")),
-    }
-}
-
-fn backup_to(target: &RedisTarget, dir: &Path) -> (PathBuf, DumpFacts) {
-    let path = dir.join("backup.rdb");
-    let dump = start_backup(target).unwrap_or_else(|e| panic!("start_backup: {e}"));
-    let facts = consume(dump, &path).unwrap();
-    (path, facts)
 }
 
 fn process_id(conn: &mut Conn) -> String {
@@ -441,163 +344,4 @@ fn passwords_and_acl_users() {
         err.contains("authentication failed") && !err.contains("nope-nope"),
         "{err}"
     );
-}
-
-#[test]
-fn unreachable_server_is_named() {
-    let port = lifeboat_sources::scratch::free_port().unwrap();
-    let target = RedisTarget::parse(&format!("redis://127.0.0.1:{port}"), None).unwrap();
-    let err = start_backup(&target).err().unwrap();
-    eprintln!("{err}");
-    assert!(matches!(err, SourceError::Connect(_)), "{err:?}");
-    assert!(
-        err.to_string().contains(&format!("127.0.0.1:{port}")),
-        "{err}"
-    );
-    let err = target_key_count(&target).unwrap_err();
-    eprintln!("{err}");
-    assert!(
-        err.to_string().contains(&format!("127.0.0.1:{port}")),
-        "{err}"
-    );
-}
-
-/// A TCP proxy to `upstream`: connections pass through unchanged, except that once a
-/// client sent `SYNC`, only `budget` bytes of the answer get through before both ends
-/// are closed.
-fn cutting_proxy(upstream: u16, budget: usize) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { return };
-            let server = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
-            let syncing = Arc::new(AtomicBool::new(false));
-            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-            let flag = syncing.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = c_in.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    if buf[..n].windows(4).any(|w| w == b"SYNC") {
-                        flag.store(true, Ordering::SeqCst);
-                    }
-                    if s_out.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-            });
-            let (mut s_in, mut c_out) = (server, client);
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 1024];
-                let mut passed = 0;
-                while let Ok(n) = s_in.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    let n = if syncing.load(Ordering::SeqCst) {
-                        n.min(budget - passed)
-                    } else {
-                        n
-                    };
-                    if c_out.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                    if syncing.load(Ordering::SeqCst) {
-                        passed += n;
-                        if passed >= budget {
-                            break;
-                        }
-                    }
-                }
-                let _ = c_out.shutdown(Shutdown::Both);
-                let _ = s_in.shutdown(Shutdown::Both);
-            });
-        }
-    });
-    port
-}
-
-#[test]
-fn connection_cut_mid_transfer_fails_the_backup() {
-    let source = server();
-    populate(&mut source.admin().unwrap());
-    let proxy = cutting_proxy(source.port, 8 * 1024);
-    let target = RedisTarget {
-        port: proxy,
-        ..source.target()
-    };
-    let dump = start_backup(&target).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let err = consume(dump, &tmp.path().join("cut.rdb")).unwrap_err();
-    eprintln!("{err}");
-    assert!(err.starts_with("stream: "), "{err}");
-    assert!(
-        err.contains("stream ended after") && err.contains(" bytes"),
-        "{err}"
-    );
-    assert!(err.contains(&format!("127.0.0.1:{proxy}")), "{err}");
-}
-
-#[test]
-fn unreachable_restore_target_is_named() {
-    let source = server();
-    cmd(&mut source.admin().unwrap(), &["SET", "k", "v"]);
-    let tmp = tempfile::tempdir().unwrap();
-    let (rdb, _) = backup_to(&source.target(), tmp.path());
-    let port = lifeboat_sources::scratch::free_port().unwrap();
-    let target = RedisTarget::parse(&format!("redis://127.0.0.1:{port}"), None).unwrap();
-    let err = restore_online(&rdb, &target, true).unwrap_err();
-    eprintln!("{err}");
-    assert!(
-        err.to_string().contains(&format!("127.0.0.1:{port}")),
-        "{err}"
-    );
-}
-
-#[test]
-fn scratch_server_is_private_unprivileged_and_removed_on_drop() {
-    let scratch = server();
-    let (pid, dir) = (scratch.pid(), scratch.dir().to_path_buf());
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let uid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().next())
-        .unwrap()
-        .to_string();
-    let has_redis_user = std::fs::read_to_string("/etc/passwd")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("redis:"));
-    if lifeboat_sources::scratch::is_root() && has_redis_user {
-        assert_ne!(uid, "0", "the scratch server runs as root");
-    }
-    let anonymous = RedisTarget {
-        password: None,
-        ..scratch.target()
-    };
-    let err = target_key_count(&anonymous).unwrap_err();
-    assert!(err.to_string().contains("requires a password"), "{err}");
-    drop(scratch);
-    assert!(!dir.exists(), "scratch dir left behind");
-    assert!(
-        !Path::new(&format!("/proc/{pid}")).exists(),
-        "scratch server still running"
-    );
-}
-
-#[test]
-fn an_unloadable_rdb_fails_before_the_target_is_touched() {
-    let tmp = tempfile::tempdir().unwrap();
-    let bad = tmp.path().join("bad.rdb");
-    std::fs::write(&bad, b"REDIS0010 but then garbage").unwrap();
-    let target = server();
-    cmd(&mut target.admin().unwrap(), &["SET", "precious", "1"]);
-    let err = restore_online(&bad, &target.target(), true).unwrap_err();
-    eprintln!("{err}");
-    assert!(err.to_string().contains("redis-server (scratch)"), "{err}");
-    assert_eq!(target_key_count(&target.target()).unwrap(), 1);
 }

@@ -5,6 +5,9 @@
 #![allow(clippy::unwrap_used)] // test support: a panic is the failure report
 
 pub mod bucket;
+pub mod files;
+pub mod fingerprint;
+pub mod pg;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

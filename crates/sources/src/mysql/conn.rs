@@ -2,13 +2,14 @@
 //! user, password, host and port to the stock clients (never argv, never
 //! `MYSQL_PWD`), and running SQL through the stock `mariadb`/`mysql` client.
 
+use crate::process::{run_to_end, PROBE_TIMEOUT};
 use crate::scratch::find_binary;
 use crate::SourceError;
 use lifeboat_core::Secret;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Where a server (and optionally a database on it) is, parsed from
 /// `mysql://USER@HOST[:PORT][/DB]`.
@@ -249,10 +250,11 @@ pub(crate) fn dump_tool() -> Result<Tool, SourceError> {
 
 /// What `tool --version` prints, for the manifest.
 pub(crate) fn tool_version(tool: &Tool) -> Result<String, SourceError> {
-    let out = Command::new(&tool.path)
-        .arg("--version")
-        .output()
-        .map_err(SourceError::io(format!("running {} --version", tool.name)))?;
+    let mut cmd = Command::new(&tool.path);
+    cmd.arg("--version");
+    let what = format!("{} --version", tool.name);
+    let out = run_to_end(&what, &mut cmd, None, Some(PROBE_TIMEOUT))
+        .map_err(|e| missing_client(tool, e))?;
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
@@ -304,19 +306,11 @@ pub fn query(target: &MysqlTarget, sql: &str) -> Result<Vec<Vec<String>>, Source
     if let Some(db) = &target.dbname {
         cmd.arg(format!("--database={db}"));
     }
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| spawn_error(&tool, e))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A client that could not connect exits without reading: its stderr says why.
-        let _ = stdin.write_all(sql.as_bytes());
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(SourceError::io(format!("waiting for {}", tool.name)))?;
+    // A client that could not connect exits without reading: its stderr says why.
+    let out = run_to_end(tool.name, &mut cmd, Some(sql.as_bytes()), None)
+        .map_err(|e| missing_client(&tool, e))?;
     if !out.status.success() {
-        return Err(client_error(target, &String::from_utf8_lossy(&out.stderr)));
+        return Err(client_error(target, &out.stderr));
     }
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -357,16 +351,14 @@ pub(crate) fn query_one(
         .ok_or_else(|| SourceError::Query(format!("{what}: no answer from {}", target.url())))
 }
 
-pub(crate) fn spawn_error(tool: &Tool, e: std::io::Error) -> SourceError {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => SourceError::MissingTool {
+/// A client that is not there names the package to install.
+fn missing_client(tool: &Tool, e: SourceError) -> SourceError {
+    match e {
+        SourceError::MissingTool { .. } => SourceError::MissingTool {
             tool: tool.name.into(),
             hint: CLIENT_HINT.into(),
         },
-        _ => SourceError::Io {
-            context: format!("starting {}", tool.name),
-            source: e,
-        },
+        e => e,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Finding PostgreSQL client tools whose major version can handle the server's.
 
+use crate::process::{run_to_end, PROBE_TIMEOUT};
 use crate::SourceError;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,7 +38,10 @@ fn candidates(name: &str) -> Vec<PathBuf> {
 }
 
 fn probe(path: &Path) -> Option<PgTool> {
-    let out = Command::new(path).arg("--version").output().ok()?;
+    let mut cmd = Command::new(path);
+    cmd.arg("--version");
+    let what = format!("{} --version", path.display());
+    let out = run_to_end(&what, &mut cmd, None, Some(PROBE_TIMEOUT)).ok()?;
     let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let major = parse_major(&version)?;
     Some(PgTool {

@@ -4,10 +4,11 @@
 
 use super::{find_binary, free_port, is_root, register, run_checked, Registration};
 use crate::mysql::{query, MysqlTarget};
+use crate::process::{kill_group, Pipes, Running};
 use crate::SourceError;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const SERVER_HINT: &str = "apt-get install -y mariadb-server";
@@ -19,7 +20,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// A running throwaway server.
 pub struct ScratchMariaDb {
     pub port: u16,
-    child: Child,
+    child: Running,
     dir: tempfile::TempDir,
     /// Kills the server if the process is interrupted (no Drop runs then).
     _cleanup: Registration,
@@ -78,10 +79,7 @@ fn server_command(program: &Path, dir: &Path, port: u16) -> Command {
             // Restored events must not start running.
             "--event-scheduler=OFF",
         ])
-        .args(user_arg())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .args(user_arg());
     cmd
 }
 
@@ -101,13 +99,15 @@ impl ScratchMariaDb {
             .map_err(SourceError::io("creating a scratch directory"))?;
         install(&installer, &dir.path().join("data"))?;
         let port = free_port()?;
-        let child = server_command(&server, dir.path(), port)
-            .spawn()
-            .map_err(SourceError::io(format!("starting {}", server.display())))?;
+        let child = Running::spawn(
+            "mariadbd (scratch)",
+            &mut server_command(&server, dir.path(), port),
+            Pipes::None,
+        )?;
         let cleanup = {
-            let (pid, path) = (child.id().to_string(), dir.path().to_path_buf());
+            let (pgid, path) = (child.pid(), dir.path().to_path_buf());
             register(move || {
-                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+                kill_group(pgid);
                 let _ = std::fs::remove_dir_all(&path);
             })
         };
@@ -128,7 +128,7 @@ impl ScratchMariaDb {
 
     /// The mariadbd process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.pid()
     }
 
     /// Database `db` as `root` (no password) over TCP.
@@ -165,7 +165,7 @@ impl ScratchMariaDb {
                     return Err(self.failed(format!("exited during startup ({status})")))
                 }
                 Ok(None) => {}
-                Err(e) => return Err(SourceError::io("watching the scratch mariadbd")(e)),
+                Err(e) => return Err(e),
             }
             // A cheap TCP probe first: each query spawns a client process.
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok()
@@ -183,42 +183,24 @@ impl ScratchMariaDb {
     fn failed(&self, why: String) -> SourceError {
         let log = std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
+        let mut stderr = lines[lines.len().saturating_sub(15)..].join("\n");
+        let early = self.child.stderr_tail();
+        if !early.trim().is_empty() {
+            stderr = format!("{stderr}\n{}", early.trim_end());
+        }
         SourceError::ChildFailed {
             tool: "mariadbd (scratch)".into(),
             status: why,
-            stderr: lines[lines.len().saturating_sub(15)..].join("\n"),
+            stderr,
         }
-    }
-
-    /// SIGTERM for a clean shutdown (through `kill(1)`: this crate has no unsafe
-    /// code for `kill(2)`), SIGKILL when it takes too long.
-    fn stop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        let pid = self.child.id().to_string();
-        if Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .is_ok_and(|s| s.success())
-        {
-            let deadline = Instant::now() + STOP_TIMEOUT;
-            while Instant::now() < deadline {
-                if !matches!(self.child.try_wait(), Ok(None)) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
 impl Drop for ScratchMariaDb {
     fn drop(&mut self) {
-        // The fields (registration, then the temp dir) go after the server stopped.
-        self.stop();
+        // SIGTERM for a clean shutdown, SIGKILL when it takes too long. The fields
+        // (the temp dir, the registration) go after the server stopped.
+        self.child.terminate(STOP_TIMEOUT);
     }
 }
 

@@ -7,10 +7,11 @@ pub mod postgres;
 pub mod redis;
 pub mod s3;
 
+use crate::process::{run_to_end, Ended, PROBE_TIMEOUT};
 use crate::SourceError;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::{Mutex, PoisonError};
 
 type Action = Box<dyn Fn() + Send>;
@@ -42,21 +43,16 @@ impl Drop for Registration {
     }
 }
 
-/// Runs every registered cleanup action (signal path), newest first like destructors:
-/// a half-done `initdb` is killed before its directory is removed. Returns how many ran.
+/// Runs every registered cleanup action (signal path), newest first like destructors,
+/// after killing every running child (`process::kill_all_children`): a half-done
+/// `initdb` is killed before its directory is removed. Returns how many actions ran.
 pub fn cleanup_all() -> usize {
+    crate::process::kill_all_children();
     let actions = std::mem::take(&mut *LIVE.lock().unwrap_or_else(PoisonError::into_inner));
     for (_, action) in actions.iter().rev() {
         action();
     }
     actions.len()
-}
-
-/// Kills a process group (a setup tool and whatever it started).
-fn kill_group(pgid: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .output();
 }
 
 /// A free TCP port on 127.0.0.1 (the kernel picks it; a race with another process
@@ -86,31 +82,10 @@ pub fn as_user(user: &str, program: &Path) -> Command {
     }
 }
 
-/// Runs `cmd` to completion in its own process group, killed if lifeboat is interrupted
-/// meanwhile; a failure carries its stderr.
-pub fn run_checked(what: &str, cmd: &mut Command) -> Result<Output, SourceError> {
-    use std::os::unix::process::CommandExt;
-    let child = cmd
-        .process_group(0)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(SourceError::io(format!("running {what}")))?;
-    let pgid = child.id();
-    let registration = register(move || kill_group(pgid));
-    let out = child
-        .wait_with_output()
-        .map_err(SourceError::io(format!("running {what}")))?;
-    drop(registration);
-    if out.status.success() {
-        Ok(out)
-    } else {
-        Err(SourceError::ChildFailed {
-            tool: what.to_string(),
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
-    }
+/// Runs `cmd` to completion like every child (its own process group, killed if
+/// lifeboat is interrupted meanwhile); a failure carries its stderr's tail.
+pub fn run_checked(what: &str, cmd: &mut Command) -> Result<Ended, SourceError> {
+    run_to_end(what, cmd, None, None)?.checked(what)
 }
 
 /// A temp dir the server's user may use: owned by `user` when we are root.
@@ -120,7 +95,9 @@ pub fn server_dir(prefix: &str, user: &str) -> Result<tempfile::TempDir, SourceE
         .tempdir()
         .map_err(SourceError::io("creating a scratch directory"))?;
     if is_root() {
-        run_checked("chown", Command::new("chown").arg(user).arg(dir.path()))?;
+        let mut chown = Command::new("chown");
+        chown.arg(user).arg(dir.path());
+        run_to_end("chown", &mut chown, None, Some(PROBE_TIMEOUT))?.checked("chown")?;
     }
     Ok(dir)
 }

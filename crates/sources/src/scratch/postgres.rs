@@ -1,8 +1,11 @@
 //! A throwaway PostgreSQL cluster: `initdb` into a temp dir, `pg_ctl start` on a free
-//! loopback port with fsync off, `pg_ctl stop -m immediate` and removal on drop.
+//! loopback port with fsync off, `pg_ctl stop -m immediate` and removal on drop. The
+//! postmaster leads its own session (pg_ctl detaches it): its group is adopted, so a
+//! cancel stops it like any child, with SIGQUIT (what `-m immediate` sends) for a kill.
 
 use super::{as_user, free_port, run_checked, server_dir};
 use crate::postgres::PgTarget;
+use crate::process::{run_to_end, Group};
 use crate::SourceError;
 use std::path::{Path, PathBuf};
 
@@ -10,9 +13,18 @@ use std::path::{Path, PathBuf};
 pub struct ScratchPostgres {
     pub port: u16,
     bin: PathBuf,
+    /// The postmaster's process group, while it runs.
+    server: Option<Group>,
     dir: tempfile::TempDir,
     stopped: bool,
     _cleanup: super::Registration,
+}
+
+/// `pg_ctl -D DATA -m immediate stop`, run to its end (pg_ctl waits at most 60 s).
+fn stop_immediately(pg_ctl: &Path, data: &Path) {
+    let mut cmd = as_user("postgres", pg_ctl);
+    cmd.arg("-D").arg(data).args(["-m", "immediate", "stop"]);
+    let _ = run_to_end("pg_ctl stop", &mut cmd, None, None);
 }
 
 /// Server binary dirs, newest major first.
@@ -55,11 +67,7 @@ impl ScratchPostgres {
         let cleanup = {
             let (pg_ctl, data, dir) = (bin.join("pg_ctl"), data.clone(), dir.path().to_path_buf());
             super::register(move || {
-                let _ = as_user("postgres", &pg_ctl)
-                    .arg("-D")
-                    .arg(&data)
-                    .args(["-m", "immediate", "stop"])
-                    .output();
+                stop_immediately(&pg_ctl, &data);
                 let _ = std::fs::remove_dir_all(&dir);
             })
         };
@@ -84,6 +92,7 @@ impl ScratchPostgres {
         let mut server = ScratchPostgres {
             port,
             bin,
+            server: None,
             dir,
             stopped: false,
             _cleanup: cleanup,
@@ -114,17 +123,29 @@ impl ScratchPostgres {
                 .arg("-l")
                 .arg(self.dir.path().join("log"))
                 .args(["-w", "-t", "60", "-o", &opts, "start"]),
-        )
-        .map(drop)
+        )?;
+        self.server = self
+            .postmaster_pid()
+            .and_then(|pid| Group::adopt(pid, nix::sys::signal::Signal::SIGQUIT));
+        Ok(())
+    }
+
+    /// The first line of `postmaster.pid`.
+    fn postmaster_pid(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.data().join("postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok()
+    }
+
+    /// The postmaster's process group (it leads one), while it runs.
+    pub fn group(&self) -> Option<u32> {
+        self.server.as_ref().map(Group::id)
     }
 
     /// Stops the server at once, as a crash would.
     pub fn kill(&mut self) {
-        let _ = as_user("postgres", &self.bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(self.data())
-            .args(["-m", "immediate", "stop"])
-            .output();
+        stop_immediately(&self.bin.join("pg_ctl"), &self.data());
+        // Whatever pg_ctl left of the group.
+        self.server = None;
         self.stopped = true;
     }
 

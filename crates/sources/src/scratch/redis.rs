@@ -1,15 +1,17 @@
 //! A throwaway redis-server: a config file and optional `dump.rdb` in a temp dir, a
 //! free loopback port, a random password (the data may be a restored backup), no
-//! persistence; killed and removed on drop. Runs as the `redis` user when we are root.
+//! persistence; killed (its process group) and removed on drop. Runs as the `redis`
+//! user when we are root.
 
 use super::{find_binary, free_port, is_root};
+use crate::process::{Pipes, Running};
 use crate::redis::{Conn, RedisTarget};
 use crate::SourceError;
 use lifeboat_core::Secret;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Time for the port to answer at all.
@@ -20,10 +22,11 @@ const LOAD_TIMEOUT: Duration = Duration::from_secs(3600);
 /// configured with more still loads.
 const DATABASES: u32 = 256;
 
-/// A running throwaway server.
+/// A running throwaway server. Dropping it kills the server (its process group) and
+/// then removes its directory: the fields go in this order.
 pub struct ScratchRedis {
     pub port: u16,
-    child: Child,
+    child: Running,
     password: Secret<String>,
     dir: tempfile::TempDir,
 }
@@ -138,7 +141,7 @@ impl ScratchRedis {
 
     /// The server's process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.pid()
     }
 
     /// How to reach it, password included.
@@ -156,10 +159,18 @@ impl ScratchRedis {
         Conn::open(&self.target())
     }
 
+    /// The log's last lines, then whatever it wrote to stderr (config errors).
     fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(4)..].join("\n")
+        let tail = lines[lines.len().saturating_sub(4)..].join("\n");
+        let stderr = self.child.stderr_tail();
+        [tail.trim_end(), stderr.trim_end()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// Waits until `PING` answers `PONG`, i.e. the port is open and the RDB loaded.
@@ -193,7 +204,7 @@ impl ScratchRedis {
         match self.child.try_wait() {
             Ok(Some(status)) => Some(self.failed(format!("exited during startup ({status})"))),
             Ok(None) => None,
-            Err(e) => Some(SourceError::io("watching the scratch redis-server")(e)),
+            Err(e) => Some(e),
         }
     }
 
@@ -241,25 +252,13 @@ fn spawn(
     conf: &Path,
     dir: &Path,
     owner: Option<(u32, u32)>,
-) -> Result<Child, SourceError> {
+) -> Result<Running, SourceError> {
     let mut cmd = Command::new(binary);
-    cmd.arg(conf)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.arg(conf).current_dir(dir);
     // Dropping privileges in the child itself (not through runuser) keeps the server
     // our direct child, so Drop can kill it.
     if let Some((uid, gid)) = owner {
         cmd.gid(gid).uid(uid);
     }
-    cmd.spawn()
-        .map_err(SourceError::io(format!("starting {}", binary.display())))
-}
-
-impl Drop for ScratchRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    Running::spawn("redis-server (scratch)", &mut cmd, Pipes::None)
 }

@@ -1,14 +1,16 @@
 //! A throwaway S3 server: `s3s-fs` serving a temp dir (a bucket is a directory under
-//! its root) on a free loopback port with random keys; killed and removed on drop.
+//! its root) on a free loopback port with random keys; killed (its process group) and
+//! removed on drop.
 
 use super::{find_binary, free_port, register, Registration};
 use crate::bucket::BucketTarget;
+use crate::process::{kill_group, Pipes, Running};
 use crate::SourceError;
 use lifeboat_core::Secret;
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Time for the port to open.
@@ -16,10 +18,11 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How to get the binary: 0.17 needs a newer rustc than the one we build with.
 const INSTALL_HINT: &str = "cargo install s3s-fs@0.14.1 --features binary --locked";
 
-/// A running throwaway S3 server.
+/// A running throwaway S3 server. Dropping it kills the server (its process group)
+/// and then removes its directory: the fields go in this order.
 pub struct ScratchS3 {
     pub port: u16,
-    child: Child,
+    child: Running,
     access_key: Secret<String>,
     secret_key: Secret<String>,
     dir: tempfile::TempDir,
@@ -63,9 +66,9 @@ impl ScratchS3 {
         let port = free_port()?;
         let child = spawn(&binary, dir.path(), port, &access_key, &secret_key)?;
         let cleanup = {
-            let (pid, path) = (child.id().to_string(), dir.path().to_path_buf());
+            let (pgid, path) = (child.pid(), dir.path().to_path_buf());
             register(move || {
-                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+                kill_group(pgid);
                 let _ = std::fs::remove_dir_all(&path);
             })
         };
@@ -101,7 +104,7 @@ impl ScratchS3 {
 
     /// The server's process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.pid()
     }
 
     /// Creates bucket `name` (a directory under the root).
@@ -127,7 +130,13 @@ impl ScratchS3 {
     fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(self.dir.path().join("s3s-fs.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(10)..].join("\n")
+        let tail = lines[lines.len().saturating_sub(10)..].join("\n");
+        let stderr = self.child.stderr_tail();
+        if stderr.trim().is_empty() {
+            tail
+        } else {
+            format!("{tail}\n{}", stderr.trim_end())
+        }
     }
 
     /// Waits until the port accepts connections (s3s-fs binds once it is ready).
@@ -144,7 +153,7 @@ impl ScratchS3 {
                     return Err(self.failed(format!("exited during startup ({status})")))
                 }
                 Ok(None) => {}
-                Err(e) => return Err(SourceError::io("watching the scratch s3s-fs")(e)),
+                Err(e) => return Err(e),
             }
             if started.elapsed() >= START_TIMEOUT {
                 return Err(self.failed(format!(
@@ -167,37 +176,22 @@ impl ScratchS3 {
     }
 }
 
-/// Starts `s3s-fs` on `dir/data`, its output going to `dir/s3s-fs.log`. The keys go on
-/// its command line (it reads them nowhere else): acceptable for a throwaway server
-/// holding test data on loopback.
+/// Starts `s3s-fs` on `dir/data`, its stdout going to `dir/s3s-fs.log` (its stderr's
+/// tail is kept). The keys go on its command line (it reads them nowhere else):
+/// acceptable for a throwaway server holding test data on loopback.
 fn spawn(
     binary: &Path,
     dir: &Path,
     port: u16,
     access_key: &str,
     secret_key: &str,
-) -> Result<Child, SourceError> {
+) -> Result<Running, SourceError> {
     let log = std::fs::File::create(dir.join("s3s-fs.log"))
         .map_err(SourceError::io("creating the scratch s3s-fs log"))?;
-    let log_err = log
-        .try_clone()
-        .map_err(SourceError::io("opening the scratch s3s-fs log"))?;
-    Command::new(binary)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+    let mut cmd = Command::new(binary);
+    cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--access-key", access_key, "--secret-key", secret_key])
         .arg(dir.join("data"))
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
-        .spawn()
-        .map_err(SourceError::io(format!("starting {}", binary.display())))
-}
-
-impl Drop for ScratchS3 {
-    fn drop(&mut self) {
-        // The fields (registration, then the temp dir) go after the server is gone.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+        .current_dir(dir);
+    Running::spawn("s3s-fs (scratch)", &mut cmd, Pipes::Log(log))
 }
