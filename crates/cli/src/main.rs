@@ -61,6 +61,8 @@ enum Command {
     Check(commands::check::CheckArgs),
     /// Prove backups restore: restore into throwaway servers and compare with the manifest
     Verify(commands::verify::VerifyArgs),
+    /// Apply retention to the backups of the given apps/sources (all when none), then reclaim space
+    Prune(commands::prune::PruneArgs),
     /// Remove stale repository locks (left by crashed lifeboat or restic processes)
     Unlock(commands::unlock::UnlockArgs),
 }
@@ -147,6 +149,7 @@ fn main() -> ExitCode {
         Command::Dump(args) => commands::dump::run(&ctx, args),
         Command::Check(args) => commands::check::run(&ctx, args),
         Command::Verify(args) => commands::verify::run(&ctx, args),
+        Command::Prune(args) => commands::prune::run(&ctx, args),
         Command::Unlock(args) => commands::unlock::run(&ctx, args),
     };
     let code = match result {

@@ -4,25 +4,27 @@
 
 use crate::Ctx;
 use lifeboat_core::ports::{Events, NoEvents};
+use lifeboat_core::Config;
 use lifeboat_engine::Engine;
 use std::sync::Arc;
 
 /// The engine of a command: events go to the terminal's progress bars (nowhere when
 /// piped, quiet or `--json`), cancellation comes from the signal handler.
-pub fn engine(ctx: &Ctx) -> Engine {
-    engine_with(ctx, crate::progress::sink(ctx.quiet, ctx.json))
+pub fn engine(ctx: &Ctx, config: &Config) -> Engine {
+    engine_with(ctx, config, crate::progress::sink(ctx.quiet, ctx.json))
 }
 
-/// An engine whose events are dropped (restore, verify: no progress bars yet).
-pub fn quiet_engine(ctx: &Ctx) -> Engine {
-    engine_with(ctx, Arc::new(NoEvents))
+/// An engine whose events are dropped (restore, verify, prune: no progress bars).
+pub fn quiet_engine(ctx: &Ctx, config: &Config) -> Engine {
+    engine_with(ctx, config, Arc::new(NoEvents))
 }
 
-fn engine_with(ctx: &Ctx, events: Arc<dyn Events>) -> Engine {
+fn engine_with(ctx: &Ctx, config: &Config, events: Arc<dyn Events>) -> Engine {
     Engine::new(
         Arc::new(lifeboat_sources::Adapters),
         Arc::new(lifeboat_sources::ShellHooks),
     )
     .with_events(events)
     .with_cancel(ctx.cancel.clone())
+    .with_timezone(config.time_zone())
 }

@@ -9,6 +9,9 @@ use std::path::PathBuf;
 pub struct Config {
     pub repository: RepositorySpec,
     pub apps: Vec<AppSpec>,
+    /// `[defaults] timezone` (IANA name, validated): the days, weeks and months of
+    /// retention (and of schedules). Default `UTC`.
+    pub timezone: String,
 }
 
 /// Where backups live and how to open it.
@@ -46,6 +49,10 @@ pub struct SourceSpec {
     /// Statements that must each return true on a verification restore.
     pub verify_sql: Vec<String>,
     pub kind: SourceKind,
+    /// Which backups to keep: the source's `retention`, else its app's, else
+    /// `[defaults]`'s; none keeps every backup.
+    #[serde(skip)]
+    pub retention: Option<crate::Retention>,
 }
 
 /// The kind of a source with the settings of that kind.
@@ -174,6 +181,11 @@ pub struct BucketSettings {
 impl Config {
     pub fn app(&self, name: &str) -> Option<&AppSpec> {
         self.apps.iter().find(|a| a.name == name)
+    }
+
+    /// The configured time zone (validated when the config was loaded; UTC otherwise).
+    pub fn time_zone(&self) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get(&self.timezone).unwrap_or(jiff::tz::TimeZone::UTC)
     }
 }
 

@@ -39,6 +39,9 @@ pub struct BackupReport {
     /// The run was interrupted: sources not yet done were skipped, nothing partial was
     /// saved, and the after_backup hooks ran.
     pub cancelled: bool,
+    /// Retention applied after the run to the sources stored (when they have one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<crate::PruneReport>,
 }
 
 impl BackupReport {
@@ -74,6 +77,7 @@ impl Engine {
             sources: Vec::new(),
             errors: Vec::new(),
             cancelled: false,
+            retention: None,
         };
         for (app, sources) in selected {
             if self.cancel.is_cancelled() {

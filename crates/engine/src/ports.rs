@@ -14,6 +14,8 @@ pub struct Engine {
     pub events: Arc<dyn Events>,
     /// Set by SIGINT/SIGTERM: every use case stops at its next step.
     pub cancel: CancelToken,
+    /// The days, weeks and months of retention.
+    pub timezone: jiff::tz::TimeZone,
 }
 
 impl Engine {
@@ -26,7 +28,13 @@ impl Engine {
             clock: Arc::new(SystemClock),
             events: Arc::new(NoEvents),
             cancel: CancelToken::new(),
+            timezone: jiff::tz::TimeZone::UTC,
         }
+    }
+
+    pub fn with_timezone(mut self, timezone: jiff::tz::TimeZone) -> Self {
+        self.timezone = timezone;
+        self
     }
 
     pub fn with_events(mut self, events: Arc<dyn Events>) -> Self {

@@ -25,6 +25,7 @@ pub fn source_spec(name: &str) -> SourceSpec {
             restore_command: None,
             filename: format!("{name}.out"),
         }),
+        retention: None,
     }
 }
 

@@ -34,13 +34,19 @@ pub fn run(ctx: &Ctx, args: BackupArgs) -> anyhow::Result<ExitCode> {
         Some(lifeboat_repo::LockKind::Shared),
         &ctx.cancel,
     );
-    let engine = crate::wire::engine(ctx);
+    let engine = crate::wire::engine(ctx, &loaded.config);
     let (run_id, now) = engine.new_run();
-    let report = engine.run_backup(&mut repo, &selected, &run_id, &now)?;
+    let mut report = engine.run_backup(&mut repo, &selected, &run_id, &now)?;
+    if !report.cancelled {
+        retain(&engine, &mut repo, &loaded.config, &mut report);
+    }
     if ctx.json {
         crate::output::json(&report)?;
     } else {
         print_report(&report, ctx.quiet);
+        if let Some(retention) = &report.retention {
+            super::prune::print_report(retention, &loaded.config.time_zone(), true);
+        }
     }
     Ok(if report.cancelled {
         eprintln!("interrupted: nothing partial was saved; after_backup hooks ran");
@@ -50,6 +56,38 @@ pub fn run(ctx: &Ctx, args: BackupArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(crate::exit::FAILED)
     })
+}
+
+/// Retention after the run, for the sources stored that have a policy: under an
+/// exclusive lock (the shared one is given up for it), as restic's forget takes. A
+/// failure fails the run (exit 1) but loses no backup.
+fn retain(
+    engine: &lifeboat_engine::Engine,
+    repo: &mut lifeboat_repo::RepoSlot,
+    config: &lifeboat_core::Config,
+    report: &mut lifeboat_engine::BackupReport,
+) {
+    use lifeboat_core::ports::Repository;
+    let stored: Vec<(&AppSpec, &SourceSpec)> = report
+        .sources
+        .iter()
+        .filter(|s| s.ok)
+        .filter_map(|s| {
+            let app = config.app(&s.app)?;
+            let source = app.source(&s.source)?;
+            source.retention.is_some().then_some((app, source))
+        })
+        .collect();
+    if stored.is_empty() {
+        return;
+    }
+    let retained = repo
+        .hold_lock(lifeboat_repo::LockKind::Exclusive)
+        .and_then(|()| engine.retain(repo, &stored));
+    match retained {
+        Ok(retention) => report.retention = Some(retention),
+        Err(e) => report.errors.push(format!("retention: {e}")),
+    }
 }
 
 fn print_report(report: &lifeboat_engine::BackupReport, quiet: bool) {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod dump;
 pub mod init;
 pub mod list;
+pub mod prune;
 pub mod restore;
 pub mod unlock;
 pub mod verify;

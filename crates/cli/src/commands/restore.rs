@@ -58,7 +58,7 @@ pub fn run(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<ExitCode> {
         plan_only: args.plan,
     };
     let mut repo = super::open_locked(ctx, &loaded.config, lifeboat_repo::LockKind::Shared)?;
-    let engine = crate::wire::quiet_engine(ctx);
+    let engine = crate::wire::quiet_engine(ctx, &loaded.config);
     let (run_id, now) = engine.new_run();
     let report = engine.restore_source(&mut repo, app, source, &opts, &run_id, &now)?;
     if ctx.json {

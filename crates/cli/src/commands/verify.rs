@@ -17,7 +17,7 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let loaded = super::load_config(ctx)?;
     let selected = super::selected(&loaded.config, &args.specs)?;
     let mut repo = super::open_locked(ctx, &loaded.config, lifeboat_repo::LockKind::Shared)?;
-    let engine = crate::wire::quiet_engine(ctx);
+    let engine = crate::wire::quiet_engine(ctx, &loaded.config);
     let run = engine.verify_all(
         &mut repo,
         &selected,

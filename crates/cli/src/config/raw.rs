@@ -45,8 +45,6 @@ pub struct RawCopyTo {
     pub options: BTreeMap<String, S<String>>,
 }
 
-// Parsed so that its keys validate; acted on by later versions.
-#[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDefaults {
@@ -57,8 +55,6 @@ pub struct RawDefaults {
     pub timezone: Option<S<String>>,
 }
 
-// Parsed so that its keys validate; acted on by later versions.
-#[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRetention {
@@ -74,6 +70,8 @@ pub struct RawRetention {
     pub keep_monthly: Option<S<u32>>,
     pub keep_yearly: Option<S<u32>>,
     pub keep_within: Option<S<String>>,
+    /// How long `pre-restore` safety backups stay (default `"30d"`).
+    pub keep_pre_restore: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,7 +89,6 @@ pub struct RawApp {
     pub schedule: Option<S<String>>,
     pub every: Option<S<String>>,
     pub verify_schedule: Option<S<String>>,
-    #[allow(dead_code)]
     pub retention: Option<S<RawRetention>>,
     #[serde(default)]
     pub source: Vec<S<RawSource>>,

@@ -2,12 +2,13 @@
 //! repository, the unsupported top-level tables, apps and their source lists. The
 //! settings of each source kind are checked in `sources`.
 
+mod retention;
 mod sources;
 
 use super::raw::{RawApp, RawConfig, RawRepository, RawSource};
 use super::Positions;
 use lifeboat_core::layout::is_valid_name;
-use lifeboat_core::{AppSpec, Config, RepositorySpec, Secret, SourceSpec};
+use lifeboat_core::{AppSpec, Config, RepositorySpec, Retention, Secret, SourceSpec};
 use std::collections::HashMap;
 use toml::Spanned;
 
@@ -41,16 +42,24 @@ pub(super) fn validate(
             "notifications are not supported by this version yet",
         );
     }
-    if let Some(defaults) = &raw.defaults {
-        v.warn(
-            defaults.span(),
-            "defaults",
-            "schedules and retention are not acted on by this version yet",
-        );
+    let defaults = raw.defaults.as_ref().map(|d| d.get_ref());
+    let timezone = v.timezone(defaults.and_then(|d| d.timezone.as_ref()));
+    let default_retention = defaults
+        .and_then(|d| d.retention.as_ref())
+        .and_then(|r| v.retention(r, "defaults.retention"));
+    if let Some(d) = defaults {
+        v.schedules_not_run("defaults", [&d.schedule, &d.every, &d.verify_schedule]);
     }
-    let apps = v.apps(raw.app);
+    let apps = v.apps(raw.app, default_retention.as_ref());
     match (repository, v.errors.is_empty()) {
-        (Some(repository), true) => Ok((Config { repository, apps }, v.warnings)),
+        (Some(repository), true) => Ok((
+            Config {
+                repository,
+                apps,
+                timezone,
+            },
+            v.warnings,
+        )),
         _ => Err(v.errors),
     }
 }
@@ -159,7 +168,29 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn apps(&mut self, raw: Vec<Spanned<RawApp>>) -> Vec<AppSpec> {
+    /// Schedules are run by `lifeboat daemon`, which this version does not have yet.
+    fn schedules_not_run<const N: usize>(
+        &mut self,
+        table: &str,
+        keys: [&Option<Spanned<String>>; N],
+    ) {
+        let names = ["schedule", "every", "verify_schedule"];
+        for (key, value) in names.iter().zip(keys) {
+            if let Some(v) = value {
+                self.warn(
+                    v.span(),
+                    &format!("{table}.{key}"),
+                    "schedules are not acted on by this version yet (run `lifeboat backup` from cron or a systemd timer)",
+                );
+            }
+        }
+    }
+
+    fn apps(
+        &mut self,
+        raw: Vec<Spanned<RawApp>>,
+        default_retention: Option<&Retention>,
+    ) -> Vec<AppSpec> {
         let mut seen: HashMap<String, String> = HashMap::new();
         let mut apps = Vec::new();
         for app in raw {
@@ -183,20 +214,12 @@ impl Validator<'_, '_> {
                     "an app needs at least one [[app.source]]",
                 );
             }
-            for (key, value) in [
-                ("schedule", &app.schedule),
-                ("every", &app.every),
-                ("verify_schedule", &app.verify_schedule),
-            ] {
-                if let Some(v) = value {
-                    self.warn(
-                        v.span(),
-                        &format!("app.{key}"),
-                        "schedules are not acted on by this version yet",
-                    );
-                }
-            }
-            let sources = self.sources(app.name.get_ref(), app.source);
+            self.schedules_not_run("app", [&app.schedule, &app.every, &app.verify_schedule]);
+            let app_retention = match &app.retention {
+                Some(r) => self.retention(r, "app.retention"),
+                None => default_retention.cloned(),
+            };
+            let sources = self.sources(app.name.get_ref(), app.source, app_retention.as_ref());
             apps.push(AppSpec {
                 name: app.name.into_inner(),
                 before_backup: app.before_backup,
@@ -209,7 +232,12 @@ impl Validator<'_, '_> {
         apps
     }
 
-    fn sources(&mut self, app: &str, raw: Vec<Spanned<RawSource>>) -> Vec<SourceSpec> {
+    fn sources(
+        &mut self,
+        app: &str,
+        raw: Vec<Spanned<RawSource>>,
+        app_retention: Option<&Retention>,
+    ) -> Vec<SourceSpec> {
         let names: Vec<String> = raw
             .iter()
             .map(|s| s.get_ref().name.get_ref().clone())
@@ -232,6 +260,14 @@ impl Validator<'_, '_> {
                     self.err(dep.span(), "app.source.restore_after", msg);
                 }
             }
+            if let Some(v) = &s.schedule {
+                let msg = "schedules are not acted on by this version yet (run `lifeboat backup` from cron or a systemd timer)";
+                self.warn(v.span(), "app.source.schedule", msg);
+            }
+            let retention = match &s.retention {
+                Some(r) => self.retention(r, "app.source.retention"),
+                None => app_retention.cloned(),
+            };
             if let Some(kind) = self.kind(source) {
                 sources.push(SourceSpec {
                     name: names[i].clone(),
@@ -246,6 +282,7 @@ impl Validator<'_, '_> {
                         .map(|v| v.get_ref().clone())
                         .unwrap_or_default(),
                     kind,
+                    retention,
                 });
             }
         }
