@@ -141,7 +141,7 @@ fn retention_config_errors_name_file_line_column_and_key() {
         ("{ strategy = \"daily\", daily = 3 }", "app.source.retention.daily", "does not belong to strategy \"daily\""),
         ("{ strategy = \"custom\" }", "app.source.retention.strategy", "needs at least one of"),
         ("{ strategy = \"custom\", keep_within = \"3x\" }", "app.source.retention.keep_within", "`3x`"),
-        ("{ strategy = \"rolling\", weekly = -1 }", "weekly", "invalid value"),
+        ("{ strategy = \"rolling\", weekly = -1 }", "key `retention`", "invalid value: integer `-1`, expected u32"),
         ("{ strategy = \"daily\", keep_pre_restore = \"soon\" }", "app.source.retention.keep_pre_restore", "soon"),
     ];
     for (retention, key, message) in cases {
