@@ -321,3 +321,31 @@ fn verify_records_a_result_per_backup_and_an_interrupted_one_records_nothing() {
         "a cancelled verification was recorded"
     );
 }
+
+#[test]
+fn retention_forgets_per_source_and_a_dry_run_forgets_nothing() {
+    let sources = FakeSources::new()
+        .with("db", Behaviour::Good, b"rows")
+        .with("db2", Behaviour::Good, b"more rows");
+    let clock = Arc::new(FakeClock::at("2026-11-20T01:00:00+00:00[UTC]"));
+    let mut k = kit(sources);
+    k.engine = k.engine.clone().with_clock(clock.clone());
+    let mut app = app_spec("shop", &["db", "db2"]);
+    app.sources[0].retention = Some(lifeboat_core::RetentionPolicy::Daily { keep: 2 }.into());
+    for _ in 0..4 {
+        backup(&mut k, &app);
+        clock.advance(jiff::SignedDuration::from_hours(24));
+    }
+    let pairs: Vec<_> = app.sources.iter().map(|s| (&app, s)).collect();
+    let dry = k.engine.prune(&mut k.repo, &pairs, true).expect("dry run");
+    assert_eq!(dry.forgotten.len(), 2);
+    assert!(dry.reclaimed.is_none());
+    assert_eq!(k.repo.saved().len(), 8, "a dry run forgot something");
+    let report = k.engine.prune(&mut k.repo, &pairs, false).expect("prune");
+    assert_eq!(report.forgotten, dry.forgotten);
+    let left = |source: &str| k.repo.saved().iter().filter(|s| s.info.source == source).count();
+    assert_eq!((left("db"), left("db2")), (2, 4), "db's retention touched db2");
+    let reasons: Vec<_> = report.sources[0].decisions.iter().map(|d| d.reason.as_str()).collect();
+    assert_eq!(reasons[..2], ["daily #1", "daily #2"], "{reasons:?}");
+    assert!(report.sources[1].note.is_some(), "db2 has no retention");
+}
