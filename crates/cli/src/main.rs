@@ -65,6 +65,10 @@ enum Command {
     Prune(commands::prune::PruneArgs),
     /// Remove stale repository locks (left by crashed lifeboat or restic processes)
     Unlock(commands::unlock::UnlockArgs),
+    /// Print a shell completion script (bash, zsh or fish)
+    Completions(commands::completions::CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command with --dir
+    Man(commands::man::ManArgs),
 }
 
 /// What every command gets.
@@ -151,6 +155,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => commands::verify::run(&ctx, args),
         Command::Prune(args) => commands::prune::run(&ctx, args),
         Command::Unlock(args) => commands::unlock::run(&ctx, args),
+        Command::Completions(args) => commands::completions::run(args),
+        Command::Man(args) => commands::man::run(&ctx, args),
     };
     let code = match result {
         Ok(code) => code,

@@ -3,10 +3,12 @@
 
 pub mod backup;
 pub mod check;
+pub mod completions;
 pub mod config;
 pub mod dump;
 pub mod init;
 pub mod list;
+pub mod man;
 pub mod prune;
 pub mod restore;
 pub mod unlock;
