@@ -21,7 +21,11 @@ fn two_sources(ws: &Workspace, retention: &str) {
 
 fn restic_snapshot_count(ws: &Workspace, tag: &str) -> usize {
     let out = ws.restic(&["snapshots", "--json", "--tag", tag]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
         .unwrap()
         .len()
@@ -37,14 +41,26 @@ fn retention_after_each_backup_keeps_the_newest_n_of_that_source_only() {
         ws.run(&["backup"]).assert_ok();
         kept.push(ws.snapshots_of("shop", "db").last().unwrap()["id"].clone());
     }
-    let db: Vec<_> = ws.snapshots_of("shop", "db").iter().map(|s| s["id"].clone()).collect();
+    let db: Vec<_> = ws
+        .snapshots_of("shop", "db")
+        .iter()
+        .map(|s| s["id"].clone())
+        .collect();
     assert_eq!(db, kept[2..], "the two newest backups of db are kept");
-    assert_eq!(ws.snapshots_of("shop", "db2").len(), 4, "db2 has no retention");
+    assert_eq!(
+        ws.snapshots_of("shop", "db2").len(),
+        4,
+        "db2 has no retention"
+    );
     // stock restic sees the same: 2 + 4 backups, and its check is clean after the prune
     assert_eq!(restic_snapshot_count(&ws, "source=db"), 2);
     assert_eq!(restic_snapshot_count(&ws, "source=db2"), 4);
     let check = ws.restic(&["check", "--read-data"]);
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 }
 
 #[test]
@@ -68,24 +84,51 @@ fn prune_dry_run_names_the_rule_for_every_backup_and_changes_nothing() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["keep"].as_bool().unwrap(), d["reason"].as_str().unwrap().to_string()))
+        .map(|d| {
+            (
+                d["keep"].as_bool().unwrap(),
+                d["reason"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(reasons.len(), 3, "{reasons:?}");
     assert_eq!(reasons[0], (true, "last #1".to_string()), "{reasons:?}");
     assert!(reasons[1..].iter().all(|(keep, _)| !keep), "{reasons:?}");
     assert_eq!(report["forgotten"].as_array().unwrap().len(), 2);
-    assert!(report["sources"][1]["note"].as_str().unwrap().contains("no retention"));
-    assert_eq!(ws.snapshots_of("shop", "db").len(), 3, "a dry run changed the repository");
+    assert!(report["sources"][1]["note"]
+        .as_str()
+        .unwrap()
+        .contains("no retention"));
+    assert_eq!(
+        ws.snapshots_of("shop", "db").len(),
+        3,
+        "a dry run changed the repository"
+    );
     let text = ws.run(&["prune", "--dry-run"]).assert_ok();
-    assert!(text.stdout.contains("keep  ") && text.stdout.contains("last #1"), "{}", text.stdout);
-    assert!(text.stdout.contains("would forget 2 snapshot(s)"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("keep  ") && text.stdout.contains("last #1"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("would forget 2 snapshot(s)"),
+        "{}",
+        text.stdout
+    );
     // the real prune forgets them and reclaims under an exclusive lock
     let pruned = ws.run(&["prune"]).assert_ok();
-    assert!(pruned.stdout.contains("forgot 2 snapshot(s)"), "{}", pruned.stdout);
+    assert!(
+        pruned.stdout.contains("forgot 2 snapshot(s)"),
+        "{}",
+        pruned.stdout
+    );
     assert!(pruned.stdout.contains("reclaimed:"), "{}", pruned.stdout);
     assert_eq!(ws.snapshots_of("shop", "db").len(), 1);
     let locks = ws.restic(&["list", "locks", "--no-lock"]);
-    assert!(String::from_utf8_lossy(&locks.stdout).trim().is_empty(), "a lock was left behind");
+    assert!(
+        String::from_utf8_lossy(&locks.stdout).trim().is_empty(),
+        "a lock was left behind"
+    );
 }
 
 #[test]
@@ -122,45 +165,108 @@ fn verification_records_go_with_their_backup_and_safety_backups_stay_30_days() {
             .map(|d| format!("{} {}", d["keep"], d["reason"].as_str().unwrap()))
             .collect()
     };
-    assert_eq!(reason_of("pre-restore"), ["true pre-restore < 30 d"], "{decisions:?}");
+    assert_eq!(
+        reason_of("pre-restore"),
+        ["true pre-restore < 30 d"],
+        "{decisions:?}"
+    );
     assert_eq!(
         reason_of("verification"),
         ["false verification of a removed backup"],
         "{decisions:?}"
     );
-    assert_eq!(restic_snapshot_count(&ws, "lifeboat-verify"), 0, "the record stayed");
-    assert_eq!(restic_snapshot_count(&ws, "pre-restore"), 1, "the safety backup went");
-    let backups: Vec<_> = ws.snapshots_of("web", "site").into_iter().filter(|s| s["pre_restore"] == false).collect();
+    assert_eq!(
+        restic_snapshot_count(&ws, "lifeboat-verify"),
+        0,
+        "the record stayed"
+    );
+    assert_eq!(
+        restic_snapshot_count(&ws, "pre-restore"),
+        1,
+        "the safety backup went"
+    );
+    let backups: Vec<_> = ws
+        .snapshots_of("web", "site")
+        .into_iter()
+        .filter(|s| s["pre_restore"] == false)
+        .collect();
     assert_eq!(backups.len(), 1);
 }
 
 #[test]
 fn retention_config_errors_name_file_line_column_and_key() {
     let cases = [
-        ("{ strategy = \"weekly\" }", "app.source.retention.strategy", "unknown strategy `weekly`"),
-        ("{ strategy = \"daily\", daily = 3 }", "app.source.retention.daily", "does not belong to strategy \"daily\""),
-        ("{ strategy = \"custom\" }", "app.source.retention.strategy", "needs at least one of"),
-        ("{ strategy = \"custom\", keep_within = \"3x\" }", "app.source.retention.keep_within", "`3x`"),
-        ("{ strategy = \"rolling\", weekly = -1 }", "key `retention`", "invalid value: integer `-1`, expected u32"),
-        ("{ strategy = \"daily\", keep_pre_restore = \"soon\" }", "app.source.retention.keep_pre_restore", "soon"),
+        (
+            "{ strategy = \"weekly\" }",
+            "app.source.retention.strategy",
+            "unknown strategy `weekly`",
+        ),
+        (
+            "{ strategy = \"daily\", daily = 3 }",
+            "app.source.retention.daily",
+            "does not belong to strategy \"daily\"",
+        ),
+        (
+            "{ strategy = \"custom\" }",
+            "app.source.retention.strategy",
+            "needs at least one of",
+        ),
+        (
+            "{ strategy = \"custom\", keep_within = \"3x\" }",
+            "app.source.retention.keep_within",
+            "`3x`",
+        ),
+        (
+            "{ strategy = \"rolling\", weekly = -1 }",
+            "key `retention`",
+            "invalid value: integer `-1`, expected u32",
+        ),
+        (
+            "{ strategy = \"daily\", keep_pre_restore = \"soon\" }",
+            "app.source.retention.keep_pre_restore",
+            "soon",
+        ),
     ];
     for (retention, key, message) in cases {
         let ws = Workspace::new();
         two_sources(&ws, retention);
         let out = ws.run(&["config"]).assert_code(2);
-        assert!(out.stderr.contains("lifeboat.toml:13:"), "{retention}: {}", out.stderr);
-        assert!(out.stderr.contains(key), "{retention}: {key} in {}", out.stderr);
-        assert!(out.stderr.contains(message), "{retention}: {message} in {}", out.stderr);
+        assert!(
+            out.stderr.contains("lifeboat.toml:13:"),
+            "{retention}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(key),
+            "{retention}: {key} in {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(message),
+            "{retention}: {message} in {}",
+            out.stderr
+        );
     }
     let ws = Workspace::new();
     two_sources(&ws, "{ strategy = \"daily\" }");
     let config = std::fs::read_to_string(ws.path("lifeboat.toml")).unwrap();
     std::fs::write(
         ws.path("lifeboat.toml"),
-        config.replace("[[app]]", "[defaults]\ntimezone = \"Mars/Olympus\"\n\n[[app]]"),
+        config.replace(
+            "[[app]]",
+            "[defaults]\ntimezone = \"Mars/Olympus\"\n\n[[app]]",
+        ),
     )
     .unwrap();
     let out = ws.run(&["config"]).assert_code(2);
-    assert!(out.stderr.contains("lifeboat.toml:6:") && out.stderr.contains("defaults.timezone"), "{}", out.stderr);
-    assert!(out.stderr.contains("unknown time zone `Mars/Olympus`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("lifeboat.toml:6:") && out.stderr.contains("defaults.timezone"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("unknown time zone `Mars/Olympus`"),
+        "{}",
+        out.stderr
+    );
 }

@@ -343,9 +343,23 @@ fn retention_forgets_per_source_and_a_dry_run_forgets_nothing() {
     assert_eq!(k.repo.saved().len(), 8, "a dry run forgot something");
     let report = k.engine.prune(&mut k.repo, &pairs, false).expect("prune");
     assert_eq!(report.forgotten, dry.forgotten);
-    let left = |source: &str| k.repo.saved().iter().filter(|s| s.info.source == source).count();
-    assert_eq!((left("db"), left("db2")), (2, 4), "db's retention touched db2");
-    let reasons: Vec<_> = report.sources[0].decisions.iter().map(|d| d.reason.as_str()).collect();
+    let left = |source: &str| {
+        k.repo
+            .saved()
+            .iter()
+            .filter(|s| s.info.source == source)
+            .count()
+    };
+    assert_eq!(
+        (left("db"), left("db2")),
+        (2, 4),
+        "db's retention touched db2"
+    );
+    let reasons: Vec<_> = report.sources[0]
+        .decisions
+        .iter()
+        .map(|d| d.reason.as_str())
+        .collect();
     assert_eq!(reasons[..2], ["daily #1", "daily #2"], "{reasons:?}");
     assert!(report.sources[1].note.is_some(), "db2 has no retention");
 }

@@ -128,7 +128,10 @@ impl Repository for MemRepository {
 
     fn verifications(&mut self) -> Result<Vec<SnapshotInfo>, Error> {
         self.check_open()?;
-        let records = self.saved.iter().filter(|s| s.info.tags.iter().any(|t| t == TAG_VERIFY));
+        let records = self
+            .saved
+            .iter()
+            .filter(|s| s.info.tags.iter().any(|t| t == TAG_VERIFY));
         Ok(records.map(|s| s.info.clone()).collect())
     }
 

@@ -41,7 +41,11 @@ pub fn print_report(report: &PruneReport, tz: &jiff::tz::TimeZone, quiet: bool) 
             print_source(source, tz);
         }
     }
-    let verb = if report.dry_run { "would forget" } else { "forgot" };
+    let verb = if report.dry_run {
+        "would forget"
+    } else {
+        "forgot"
+    };
     if !quiet {
         println!("{verb} {} snapshot(s)", report.forgotten.len());
     }

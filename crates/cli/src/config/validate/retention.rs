@@ -4,8 +4,8 @@
 
 use super::Validator;
 use crate::config::raw::RawRetention;
-use toml::Spanned as S;
 use lifeboat_core::retention::{KeepWithin, Retention, RetentionPolicy};
+use toml::Spanned as S;
 
 /// The keys each strategy takes (besides `strategy` and `keep_pre_restore`).
 const DAILY_KEYS: &[&str] = &["keep"];
@@ -58,9 +58,8 @@ impl Validator<'_, '_> {
             "rolling" => ROLLING_KEYS,
             "custom" => CUSTOM_KEYS,
             other => {
-                let msg = format!(
-                    "unknown strategy `{other}`: use \"daily\", \"rolling\" or \"custom\""
-                );
+                let msg =
+                    format!("unknown strategy `{other}`: use \"daily\", \"rolling\" or \"custom\"");
                 self.err(r.strategy.span(), &format!("{table}.strategy"), msg);
                 return None;
             }
