@@ -65,7 +65,7 @@ impl Engine {
         };
         let safety = holds_data && !opts.no_safety_backup;
         report.steps = plan(target.as_ref(), chosen.short_id(), holds_data, safety, opts);
-        if opts.force || !holds_data {
+        if target.plans_removals() && (opts.force || !holds_data) {
             let removals = target
                 .plan_removals(repo.reader()?.as_ref(), snap, opts)
                 .map_err(|e| e.with_kind(ErrorKind::Failed).context(&spec))?;

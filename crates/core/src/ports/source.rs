@@ -62,6 +62,12 @@ pub trait RestoreTarget {
     /// The kind's own steps of the restore of `snapshot` (its short id).
     fn plan(&self, snapshot: &str, opts: &RestoreOptions) -> Vec<String>;
 
+    /// Whether [`RestoreTarget::plan_removals`] reads the backup (files): the engine
+    /// loads the repository's index for it only then.
+    fn plans_removals(&self) -> bool {
+        false
+    }
+
     /// What the restore removes first, read from the backup (files with `--delete`).
     fn plan_removals(
         &self,

@@ -99,6 +99,10 @@ impl RestoreTarget for FilesTarget {
         )]
     }
 
+    fn plans_removals(&self) -> bool {
+        true
+    }
+
     fn plan_removals(
         &self,
         reader: &dyn SnapshotReader,
