@@ -3,8 +3,8 @@
 //! persistence; killed (its process group) and removed on drop. Runs as the `redis`
 //! user when we are root.
 
-use super::{find_binary, free_port, is_root};
-use crate::process::{Pipes, Running};
+use super::{find_binary, free_port, is_root, register, Registration};
+use crate::process::{kill_group, Pipes, Running};
 use crate::redis::{Conn, RedisTarget};
 use crate::SourceError;
 use lifeboat_core::Secret;
@@ -29,6 +29,8 @@ pub struct ScratchRedis {
     child: Running,
     password: Secret<String>,
     dir: tempfile::TempDir,
+    /// The second signal's clean-up (kill, remove the dir), unregistered on drop.
+    _cleanup: Registration,
 }
 
 /// uid and gid of the `redis` user, from /etc/passwd.
@@ -124,11 +126,19 @@ impl ScratchRedis {
             place_rdb(rdb, dir.path(), owner)?;
         }
         let child = spawn(&binary, &conf, dir.path(), owner)?;
+        let cleanup = {
+            let (pgid, path) = (child.pid(), dir.path().to_path_buf());
+            register(move || {
+                kill_group(pgid);
+                let _ = std::fs::remove_dir_all(&path);
+            })
+        };
         let mut server = ScratchRedis {
             port,
             child,
             password: Secret::new(password),
             dir,
+            _cleanup: cleanup,
         };
         server.wait_ready()?;
         Ok(server)
