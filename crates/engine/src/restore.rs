@@ -39,14 +39,13 @@ impl Engine {
         let kind = source.kind.name();
         let chosen = pick_of_kind(&snapshots, &app.name, &source.name, kind, &opts.snapshot)?;
         let chosen = chosen.clone();
-        let in_spec = |e: Error| e.context(&spec);
-        let adapter = self.sources.adapter(source).map_err(in_spec)?;
+        // The target's own errors fail this restore (exit 1), whatever their kind.
+        let target_failed = |e: Error| e.with_kind(ErrorKind::Failed).context(&spec);
+        let adapter = self.sources.adapter(source).map_err(|e| e.context(&spec))?;
         let target = adapter
             .restore_target(opts.to.as_deref())
-            .map_err(|e| e.with_kind(ErrorKind::Failed).context(&spec))?;
-        let holds_data = target
-            .holds_data()
-            .map_err(|e| e.with_kind(ErrorKind::Failed).context(&spec))?;
+            .map_err(target_failed)?;
+        let holds_data = target.holds_data().map_err(target_failed)?;
         let mut report = RestoreReport {
             app: app.name.clone(),
             source: source.name.clone(),
@@ -68,7 +67,7 @@ impl Engine {
         if target.plans_removals() && (opts.force || !holds_data) {
             let removals = target
                 .plan_removals(repo.reader()?.as_ref(), snap, opts)
-                .map_err(|e| e.with_kind(ErrorKind::Failed).context(&spec))?;
+                .map_err(target_failed)?;
             report.steps.extend(removals);
         }
         if opts.plan_only {

@@ -13,19 +13,17 @@ pub struct RecordingHooks {
 impl RecordingHooks {
     /// Hooks of `stage` (`before_backup`, …) fail from now on.
     pub fn fail(&self, stage: &str) {
-        self.failing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(stage.into());
+        lock(&self.failing).push(stage.into());
     }
 
     /// `stage app` for every stage run, in order (also the failing ones).
     pub fn ran(&self) -> Vec<String> {
-        self.ran
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        lock(&self.ran).clone()
     }
+}
+
+fn lock(m: &Mutex<Vec<String>>) -> std::sync::MutexGuard<'_, Vec<String>> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Hooks for RecordingHooks {
@@ -33,15 +31,7 @@ impl Hooks for RecordingHooks {
         if commands.is_empty() {
             return Ok(());
         }
-        let lock = |m: &'_ Mutex<Vec<String>>| {
-            m.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone()
-        };
-        self.ran
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(format!("{stage} {app}"));
+        lock(&self.ran).push(format!("{stage} {app}"));
         if lock(&self.failing).iter().any(|s| s == stage) {
             return Err(Error::msg(
                 ErrorKind::Source,

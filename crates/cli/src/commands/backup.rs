@@ -44,9 +44,6 @@ pub fn run(ctx: &Ctx, args: BackupArgs) -> anyhow::Result<ExitCode> {
         crate::output::json(&report)?;
     } else {
         print_report(&report, ctx.quiet);
-        if let Some(retention) = &report.retention {
-            super::prune::print_report(retention, &loaded.config.time_zone(), true);
-        }
     }
     Ok(if report.cancelled {
         eprintln!("interrupted: nothing partial was saved; after_backup hooks ran");
