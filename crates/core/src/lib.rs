@@ -13,6 +13,7 @@ pub mod model;
 pub mod ports;
 pub mod report;
 pub mod retention;
+pub mod schedule;
 pub mod secret;
 pub mod selector;
 
@@ -22,11 +23,12 @@ pub use event::{Event, Events, NoEvents, RecordedEvents};
 pub use fill::read_full;
 pub use manifest::{Facts, Manifest, MysqlDatabase, TableCount};
 pub use model::{
-    AppSpec, BucketSettings, CommandSettings, Config, FilesSettings, MysqlDatabases, MysqlSettings,
-    PostgresSettings, RedisRestoreMode, RedisSettings, RepositorySpec, SourceKind, SourceSpec,
-    SqliteSettings,
+    AppSpec, BucketSettings, CommandSettings, Config, DaemonSpec, FilesSettings, MysqlDatabases, MysqlSettings,
+    PostgresSettings, RedisRestoreMode, RedisSettings, RepositorySpec, Schedules, SourceKind,
+    SourceSpec, SqliteSettings,
 };
 pub use report::{RestoreOptions, VerifyReport};
 pub use retention::{Candidate, Decision, KeepWithin, Retention, RetentionPolicy};
+pub use schedule::Schedule;
 pub use secret::Secret;
 pub use selector::{Selector, SelectorError};

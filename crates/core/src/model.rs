@@ -1,5 +1,6 @@
 //! The validated configuration: repository, apps and their sources, as the engine uses them.
 
+use crate::schedule::Schedule;
 use crate::secret::Secret;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -12,6 +13,46 @@ pub struct Config {
     /// `[defaults] timezone` (IANA name, validated): the days, weeks and months of
     /// retention (and of schedules). Default `UTC`.
     pub timezone: String,
+    /// `[daemon]`: how `lifeboat daemon` runs the schedules.
+    pub daemon: DaemonSpec,
+}
+
+/// `[daemon]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DaemonSpec {
+    /// `listen`: the HTTP address (`--listen` overrides it).
+    pub listen: Option<String>,
+    /// `token_env`: the variable holding the bearer token for `/api/*` and `/metrics`.
+    pub token_env: Option<String>,
+    /// `max_parallel`: app runs at the same time (default 2).
+    pub max_parallel: usize,
+    /// `catch_up`: at start, run a backup missed while the daemon was down (default true).
+    pub catch_up: bool,
+    /// `shutdown_grace`: how long running dumps may go on after SIGTERM (default 30 s).
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for DaemonSpec {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            token_env: None,
+            max_parallel: 2,
+            catch_up: true,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// When an app's work runs under the daemon: its own keys, else `[defaults]`'s.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Schedules {
+    /// `schedule` (cron) or `every`: backups.
+    pub backup: Option<Schedule>,
+    /// `verify_schedule`: verification of each source's latest backup.
+    pub verify: Option<Schedule>,
+    /// `prune_schedule`: retention and space reclaim; none means after each backup.
+    pub prune: Option<Schedule>,
 }
 
 /// Where backups live and how to open it.
@@ -38,6 +79,7 @@ pub struct AppSpec {
     pub after_backup: Vec<String>,
     pub before_restore: Vec<String>,
     pub after_restore: Vec<String>,
+    pub schedules: Schedules,
     pub sources: Vec<SourceSpec>,
 }
 
@@ -53,6 +95,8 @@ pub struct SourceSpec {
     /// `[defaults]`'s; none keeps every backup.
     #[serde(skip)]
     pub retention: Option<crate::Retention>,
+    /// The source's own backup `schedule`: it then runs apart from its app's.
+    pub schedule: Option<Schedule>,
 }
 
 /// The kind of a source with the settings of that kind.

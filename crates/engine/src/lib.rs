@@ -8,6 +8,7 @@ pub mod error;
 pub mod ports;
 pub mod prune;
 pub mod restore;
+pub mod schedule;
 pub mod select;
 pub mod verify;
 
@@ -17,4 +18,5 @@ pub use lifeboat_core::{RestoreOptions, VerifyReport};
 pub use ports::Engine;
 pub use prune::{PruneReport, SourceRetention};
 pub use restore::RestoreReport;
+pub use schedule::{JobKey, NextRun, Plan, Step, Work};
 pub use verify::VerifyRun;

@@ -26,6 +26,7 @@ pub fn source_spec(name: &str) -> SourceSpec {
             filename: format!("{name}.out"),
         }),
         retention: None,
+        schedule: None,
     }
 }
 
@@ -37,6 +38,7 @@ pub fn app_spec(name: &str, sources: &[&str]) -> AppSpec {
         after_backup: vec![format!("after {name}")],
         before_restore: Vec::new(),
         after_restore: Vec::new(),
+        schedules: Default::default(),
         sources: sources.iter().map(|s| source_spec(s)).collect(),
     }
 }

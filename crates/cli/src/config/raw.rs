@@ -19,7 +19,44 @@ pub struct RawConfig {
     pub app: Vec<S<RawApp>>,
     #[serde(default)]
     pub notify: Vec<S<RawNotify>>,
+    pub daemon: Option<S<RawDaemon>>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    pub listen: Option<S<String>>,
+    pub token_env: Option<S<String>>,
+    pub max_parallel: Option<S<u32>>,
+    pub catch_up: Option<S<bool>>,
+    pub shutdown_grace: Option<S<String>>,
+}
+
+/// The schedule keys of `[defaults]` and of an app (serde's `flatten` would lose
+/// their positions, so both tables list them and lend them out through this).
+pub struct RawSchedules<'r> {
+    pub schedule: &'r Option<S<String>>,
+    pub every: &'r Option<S<String>>,
+    pub verify_schedule: &'r Option<S<String>>,
+    pub prune_schedule: &'r Option<S<String>>,
+}
+
+macro_rules! schedules_of {
+    ($t:ty) => {
+        impl $t {
+            pub fn schedules(&self) -> RawSchedules<'_> {
+                RawSchedules {
+                    schedule: &self.schedule,
+                    every: &self.every,
+                    verify_schedule: &self.verify_schedule,
+                    prune_schedule: &self.prune_schedule,
+                }
+            }
+        }
+    };
+}
+schedules_of!(RawDefaults);
+schedules_of!(RawApp);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +88,7 @@ pub struct RawDefaults {
     pub schedule: Option<S<String>>,
     pub every: Option<S<String>>,
     pub verify_schedule: Option<S<String>>,
+    pub prune_schedule: Option<S<String>>,
     pub retention: Option<S<RawRetention>>,
     pub timezone: Option<S<String>>,
 }
@@ -89,6 +127,7 @@ pub struct RawApp {
     pub schedule: Option<S<String>>,
     pub every: Option<S<String>>,
     pub verify_schedule: Option<S<String>>,
+    pub prune_schedule: Option<S<String>>,
     pub retention: Option<S<RawRetention>>,
     #[serde(default)]
     pub source: Vec<S<RawSource>>,

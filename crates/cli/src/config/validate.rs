@@ -3,12 +3,13 @@
 //! settings of each source kind are checked in `sources`.
 
 mod retention;
+mod schedule;
 mod sources;
 
 use super::raw::{RawApp, RawConfig, RawRepository, RawSource};
 use super::Positions;
 use lifeboat_core::layout::is_valid_name;
-use lifeboat_core::{AppSpec, Config, RepositorySpec, Retention, Secret, SourceSpec};
+use lifeboat_core::{AppSpec, Config, RepositorySpec, Retention, Schedules, Secret, SourceSpec};
 use std::collections::HashMap;
 use toml::Spanned;
 
@@ -47,16 +48,19 @@ pub(super) fn validate(
     let default_retention = defaults
         .and_then(|d| d.retention.as_ref())
         .and_then(|r| v.retention(r, "defaults.retention"));
-    if let Some(d) = defaults {
-        v.schedules_not_run("defaults", [&d.schedule, &d.every, &d.verify_schedule]);
-    }
-    let apps = v.apps(raw.app, default_retention.as_ref());
+    let default_schedules = match defaults {
+        Some(d) => v.schedules(d.schedules(), "defaults", &Schedules::default()),
+        None => Schedules::default(),
+    };
+    let daemon = v.daemon(raw.daemon.as_ref());
+    let apps = v.apps(raw.app, default_retention.as_ref(), &default_schedules);
     match (repository, v.errors.is_empty()) {
         (Some(repository), true) => Ok((
             Config {
                 repository,
                 apps,
                 timezone,
+                daemon,
             },
             v.warnings,
         )),
@@ -168,28 +172,11 @@ impl Validator<'_, '_> {
         }
     }
 
-    /// Schedules are run by `lifeboat daemon`, which this version does not have yet.
-    fn schedules_not_run<const N: usize>(
-        &mut self,
-        table: &str,
-        keys: [&Option<Spanned<String>>; N],
-    ) {
-        let names = ["schedule", "every", "verify_schedule"];
-        for (key, value) in names.iter().zip(keys) {
-            if let Some(v) = value {
-                self.warn(
-                    v.span(),
-                    &format!("{table}.{key}"),
-                    "schedules are not acted on by this version yet (run `lifeboat backup` from cron or a systemd timer)",
-                );
-            }
-        }
-    }
-
     fn apps(
         &mut self,
         raw: Vec<Spanned<RawApp>>,
         default_retention: Option<&Retention>,
+        default_schedules: &Schedules,
     ) -> Vec<AppSpec> {
         let mut seen: HashMap<String, String> = HashMap::new();
         let mut apps = Vec::new();
@@ -214,7 +201,7 @@ impl Validator<'_, '_> {
                     "an app needs at least one [[app.source]]",
                 );
             }
-            self.schedules_not_run("app", [&app.schedule, &app.every, &app.verify_schedule]);
+            let schedules = self.schedules(app.schedules(), "app", default_schedules);
             let app_retention = match &app.retention {
                 Some(r) => self.retention(r, "app.retention"),
                 None => default_retention.cloned(),
@@ -226,6 +213,7 @@ impl Validator<'_, '_> {
                 after_backup: app.after_backup,
                 before_restore: app.before_restore,
                 after_restore: app.after_restore,
+                schedules,
                 sources,
             });
         }
@@ -260,10 +248,10 @@ impl Validator<'_, '_> {
                     self.err(dep.span(), "app.source.restore_after", msg);
                 }
             }
-            if let Some(v) = &s.schedule {
-                let msg = "schedules are not acted on by this version yet (run `lifeboat backup` from cron or a systemd timer)";
-                self.warn(v.span(), "app.source.schedule", msg);
-            }
+            let schedule = s
+                .schedule
+                .as_ref()
+                .and_then(|c| self.cron(c, "app.source.schedule"));
             let retention = match &s.retention {
                 Some(r) => self.retention(r, "app.source.retention"),
                 None => app_retention.cloned(),
@@ -283,6 +271,7 @@ impl Validator<'_, '_> {
                         .unwrap_or_default(),
                     kind,
                     retention,
+                    schedule,
                 });
             }
         }

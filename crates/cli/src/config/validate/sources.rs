@@ -17,18 +17,6 @@ const PLANNED_KINDS: &[&str] = &[];
 impl Validator<'_, '_> {
     pub(super) fn kind(&mut self, source: &Spanned<RawSource>) -> Option<SourceKind> {
         let s = source.get_ref();
-        for (key, present) in [
-            ("schedule", s.schedule.as_ref().map(Spanned::span)),
-            ("retention", s.retention.as_ref().map(Spanned::span)),
-        ] {
-            if let Some(span) = present {
-                self.warn(
-                    span,
-                    &format!("app.source.{key}"),
-                    "not acted on by this version yet",
-                );
-            }
-        }
         match s.kind.get_ref().as_str() {
             "postgres" => self.postgres(source),
             "files" => self.files(source),
