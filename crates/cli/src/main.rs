@@ -3,6 +3,7 @@
 
 mod commands;
 mod config;
+mod daemon;
 mod exit;
 mod output;
 mod progress;
@@ -63,6 +64,10 @@ enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Apply retention to the backups of the given apps/sources (all when none), then reclaim space
     Prune(commands::prune::PruneArgs),
+    /// Run the schedules (backup, verify, prune) until SIGTERM
+    Daemon(commands::daemon::DaemonArgs),
+    /// Last backup and verification per source, next scheduled runs, repository size
+    Status,
     /// Remove stale repository locks (left by crashed lifeboat or restic processes)
     Unlock(commands::unlock::UnlockArgs),
     /// Print a shell completion script (bash, zsh or fish)
@@ -72,6 +77,7 @@ enum Command {
 }
 
 /// What every command gets.
+#[derive(Debug, Clone)]
 pub struct Ctx {
     pub config_path: PathBuf,
     pub json: bool,
@@ -81,25 +87,35 @@ pub struct Ctx {
 }
 
 fn init_logging(cli: &Cli) {
-    let level = match (cli.quiet, cli.verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
+    // The daemon's log is its output: info lines (one per event) with their times.
+    let daemon = match &cli.command {
+        Command::Daemon(args) => Some(args.log_format),
+        _ => None,
+    };
+    let level = match (cli.quiet, cli.verbose, daemon.is_some()) {
+        (true, _, _) => "error",
+        (false, 0, false) => "warn",
+        (false, 0, true) | (false, 1, _) => "info",
         _ => "debug",
     };
     // opendal logs expected NotFound probes as warnings; rustic narrates at info.
     // Entry errors that rustic "ignores" are reported by lifeboat itself, once.
     let filter = format!("{level},opendal::services=error,rustic_core=error,rustic_backend=error");
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG")
                 .unwrap_or_else(|_| filter.into()),
         )
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .without_time()
-        .init();
+        .with_target(false);
+    match daemon {
+        Some(daemon::LogFormat::Json) => builder.json().flatten_event(true).init(),
+        Some(daemon::LogFormat::Text) => builder.with_ansi(false).init(),
+        None => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .without_time()
+            .init(),
+    }
 }
 
 /// On SIGINT/SIGTERM, for every command (restic's model): the first signal only
@@ -137,7 +153,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
     let cancel = CancelToken::new();
-    cancel_on_signals(cancel.clone());
+    // The daemon handles its own signals (grace period, reload).
+    if !matches!(cli.command, Command::Daemon(_)) {
+        cancel_on_signals(cancel.clone());
+    }
     let ctx = Ctx {
         config_path: config::locate(cli.config.as_deref()),
         json: cli.json,
@@ -154,6 +173,8 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(&ctx, args),
         Command::Verify(args) => commands::verify::run(&ctx, args),
         Command::Prune(args) => commands::prune::run(&ctx, args),
+        Command::Daemon(_) => daemon::run(&ctx),
+        Command::Status => commands::status::run(&ctx),
         Command::Unlock(args) => commands::unlock::run(&ctx, args),
         Command::Completions(args) => commands::completions::run(args),
         Command::Man(args) => commands::man::run(&ctx, args),

@@ -19,7 +19,7 @@ pub fn quiet_engine(ctx: &Ctx, config: &Config) -> Engine {
     engine_with(ctx, config, Arc::new(NoEvents))
 }
 
-fn engine_with(ctx: &Ctx, config: &Config, events: Arc<dyn Events>) -> Engine {
+pub fn engine_with(ctx: &Ctx, config: &Config, events: Arc<dyn Events>) -> Engine {
     Engine::new(
         Arc::new(lifeboat_sources::Adapters),
         Arc::new(lifeboat_sources::ShellHooks),

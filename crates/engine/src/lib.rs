@@ -9,6 +9,7 @@ pub mod ports;
 pub mod prune;
 pub mod restore;
 pub mod schedule;
+pub mod status;
 pub mod select;
 pub mod verify;
 

@@ -10,9 +10,10 @@ mod tests;
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
-use lifeboat_core::{Config, Schedule};
+use lifeboat_core::ports::SnapshotInfo;
+use lifeboat_core::{AppSpec, Config, Schedule, SourceSpec};
 use serde::Serialize;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -49,6 +50,51 @@ pub struct JobKey {
     /// A source with its own `schedule`; `None` is the app's (its other sources).
     pub source: Option<String>,
     pub work: Work,
+}
+
+impl JobKey {
+    /// The app and the sources this job covers: a backup covers the app's sources
+    /// without their own schedule (or that one source), retention those with a
+    /// policy, verify and prune all of them.
+    pub fn sources<'c>(&self, config: &'c Config) -> Option<(&'c AppSpec, Vec<&'c SourceSpec>)> {
+        let app = config.app(&self.app)?;
+        let sources = app
+            .sources
+            .iter()
+            .filter(|s| match (&self.source, self.work) {
+                (Some(name), _) => &s.name == name,
+                (None, Work::Backup) => s.schedule.is_none(),
+                (None, Work::Retain) => s.retention.is_some(),
+                (None, Work::Verify | Work::Prune) => true,
+            })
+            .collect();
+        Some((app, sources))
+    }
+}
+
+/// The newest successful backup of each (app, source) (safety backups do not count).
+pub type NewestBackups = HashMap<(String, String), Timestamp>;
+
+pub fn newest_backups(backups: &[SnapshotInfo]) -> NewestBackups {
+    let mut newest = NewestBackups::new();
+    for info in backups.iter().filter(|i| !i.pre_restore) {
+        let entry = newest
+            .entry((info.app.clone(), info.source.clone()))
+            .or_insert(info.timestamp);
+        *entry = (*entry).max(info.timestamp);
+    }
+    newest
+}
+
+/// The oldest of the newest backups of a job's sources; `None` if one has none.
+pub fn last_backup(config: &Config, newest: &NewestBackups, key: &JobKey) -> Option<Timestamp> {
+    let (app, sources) = key.sources(config)?;
+    sources
+        .iter()
+        .map(|s| newest.get(&(app.name.clone(), s.name.clone())).copied())
+        .collect::<Option<Vec<_>>>()?
+        .into_iter()
+        .min()
 }
 
 impl std::fmt::Display for JobKey {
@@ -93,6 +139,8 @@ pub struct Plan {
     running: Vec<JobKey>,
     max_parallel: usize,
     tz: TimeZone,
+    /// Shutting down: nothing starts any more.
+    stopping: bool,
 }
 
 /// The newest successful backup time of what a backup job covers (the oldest of its
@@ -142,6 +190,7 @@ impl Plan {
             running: Vec::new(),
             max_parallel: config.daemon.max_parallel.max(1),
             tz,
+            stopping: false,
         }
     }
 
@@ -200,6 +249,9 @@ impl Plan {
     /// and holds back the jobs behind it, so that backups cannot starve a prune.
     fn start_what_may(&mut self) -> Vec<JobKey> {
         let mut started = Vec::new();
+        if self.stopping {
+            return started;
+        }
         let mut i = 0;
         while i < self.waiting.len() {
             let key = &self.waiting[i];
@@ -236,6 +288,12 @@ impl Plan {
             }
         }
         self.start_what_may()
+    }
+
+    /// Shutting down: nothing starts from now on. Returns the jobs that were waiting.
+    pub fn stop(&mut self) -> Vec<JobKey> {
+        self.stopping = true;
+        self.waiting.drain(..).collect()
     }
 
     pub fn running(&self) -> &[JobKey] {

@@ -14,6 +14,7 @@ mod prune;
 mod read;
 mod slot;
 mod snapshots;
+mod stats;
 mod store;
 mod tally;
 mod tree_restore;

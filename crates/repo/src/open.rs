@@ -33,7 +33,7 @@ pub struct Repo {
     inner: Option<Repository<OpenStatus>>,
     pub(crate) url: String,
     /// Lock files are written beside rustic_core, through the same backend and key.
-    locks: LockStore,
+    pub(crate) locks: LockStore,
     lock_wait: std::time::Duration,
     /// The lock this handle holds for its command, removed when it is dropped.
     held: Option<(crate::LockKind, crate::RepoLock)>,

@@ -5,12 +5,14 @@ pub mod backup;
 pub mod check;
 pub mod completions;
 pub mod config;
+pub mod daemon;
 pub mod dump;
 pub mod init;
 pub mod list;
 pub mod man;
 pub mod prune;
 pub mod restore;
+pub mod status;
 pub mod unlock;
 pub mod verify;
 

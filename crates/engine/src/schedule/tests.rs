@@ -220,3 +220,15 @@ fn a_reloaded_plan_keeps_what_runs() {
         [Step::Skip { .. }]
     ));
 }
+
+#[test]
+fn after_stop_nothing_starts_and_waiting_jobs_are_dropped() {
+    let now = at("2026-03-01T00:00:00Z");
+    let apps = vec![app("a", "0 1 * * *"), app("b", "0 1 * * *")];
+    let mut plan = Plan::new(&config(apps, 1), now, true, &recent(now));
+    assert_eq!(started(&plan.tick(at("2026-03-01T01:00:00Z"))), [key("a", Work::Backup)]);
+    assert_eq!(plan.stop(), [key("b", Work::Backup)]);
+    assert!(plan.finished(&key("a", Work::Backup), true).is_empty());
+    assert!(plan.is_idle());
+    assert!(started(&plan.tick(at("2026-03-02T01:00:00Z"))).is_empty());
+}

@@ -1,0 +1,115 @@
+//! Running one job of the daemon's plan: a backup of an app (or of a source with its
+//! own schedule), a verification of each source's latest backup, a prune, or the
+//! retention after a backup. Each opens the repository with the lock its work needs,
+//! as the matching command does, and logs one line per outcome.
+
+use crate::Ctx;
+use lifeboat_core::{AppSpec, Config, SourceSpec};
+use lifeboat_engine::{Engine, JobKey, Work};
+use lifeboat_repo::LockKind;
+
+/// How a job ended.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub ok: bool,
+    /// A backup stored at least one snapshot (retention may follow).
+    pub stored: bool,
+}
+
+pub fn run(ctx: &Ctx, config: &Config, engine: &Engine, key: &JobKey) -> Outcome {
+    let Some((app, sources)) = key.sources(config) else {
+        tracing::warn!(job = %key, "skipped: the app is no longer in the configuration");
+        return Outcome::default();
+    };
+    let result = match key.work {
+        Work::Backup => backup(config, engine, app, sources),
+        Work::Verify => verify(ctx, config, engine, app, sources),
+        Work::Prune | Work::Retain => prune(ctx, config, engine, app, sources, key.work),
+    };
+    match result {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            tracing::error!(job = %key, error = %e, "failed");
+            Outcome::default()
+        }
+    }
+}
+
+fn backup(
+    config: &Config,
+    engine: &Engine,
+    app: &AppSpec,
+    sources: Vec<&SourceSpec>,
+) -> anyhow::Result<Outcome> {
+    let mut repo = lifeboat_repo::RepoSlot::open_in_background(
+        crate::commands::repo_options(config),
+        Some(LockKind::Shared),
+        &engine.cancel,
+    );
+    let (run_id, now) = engine.new_run();
+    let report = engine.run_backup(&mut repo, &[(app, sources)], &run_id, &now)?;
+    for e in &report.errors {
+        tracing::error!(app = %app.name, run = %run_id, error = %e, "hook failed");
+    }
+    let stored = report.sources.iter().any(|s| s.ok);
+    Ok(Outcome {
+        ok: report.ok(),
+        stored,
+    })
+}
+
+fn verify(
+    ctx: &Ctx,
+    config: &Config,
+    engine: &Engine,
+    app: &AppSpec,
+    sources: Vec<&SourceSpec>,
+) -> anyhow::Result<Outcome> {
+    let mut repo = crate::commands::open_locked(ctx, config, LockKind::Shared)?;
+    let selected: Vec<(&AppSpec, &SourceSpec)> = sources.into_iter().map(|s| (app, s)).collect();
+    let run = engine.verify_all(&mut repo, &selected, "latest", &mut |done| match done {
+        Ok(r) if r.ok => tracing::info!(
+            app = %r.app, source = %r.source, snapshot = %short(&r.snapshot),
+            duration_ms = r.duration_ms, "verified"
+        ),
+        Ok(r) => tracing::error!(
+            app = %r.app, source = %r.source, snapshot = %short(&r.snapshot),
+            problems = %r.problems.join("; "), "verification FAILED"
+        ),
+        Err(e) => tracing::error!(app = %app.name, error = %e, "verification FAILED"),
+    })?;
+    Ok(Outcome {
+        ok: run.ok(),
+        stored: false,
+    })
+}
+
+fn prune(
+    ctx: &Ctx,
+    config: &Config,
+    engine: &Engine,
+    app: &AppSpec,
+    sources: Vec<&SourceSpec>,
+    work: Work,
+) -> anyhow::Result<Outcome> {
+    let mut repo = crate::commands::open_locked(ctx, config, LockKind::Exclusive)?;
+    let selected: Vec<(&AppSpec, &SourceSpec)> = sources.into_iter().map(|s| (app, s)).collect();
+    let report = if work == Work::Retain {
+        engine.retain(&mut repo, &selected)?
+    } else {
+        engine.prune(&mut repo, &selected, false)?
+    };
+    let reclaimed = report.reclaimed.as_ref().map_or(0, |r| r.removed_bytes);
+    tracing::info!(
+        app = %app.name, work = work.name(), forgotten = report.forgotten.len(),
+        reclaimed_bytes = reclaimed, "retention applied"
+    );
+    Ok(Outcome {
+        ok: true,
+        stored: false,
+    })
+}
+
+fn short(id: &str) -> &str {
+    &id[..8.min(id.len())]
+}

@@ -1,0 +1,211 @@
+//! `lifeboat daemon`: runs the configured schedules until SIGTERM/SIGINT. The plan
+//! (`lifeboat_engine::schedule`) says what starts when; this loop sleeps until the next
+//! due time or message, starts each job on its own thread, and handles signals:
+//! SIGTERM/SIGINT take no new work and give running jobs `shutdown_grace` before they
+//! are cancelled (no partial snapshot; after-hooks run), then exit 0; a second one
+//! cancels at once. SIGHUP reloads the configuration, keeping the old one if the new
+//! one is invalid.
+
+mod jobs;
+pub mod log;
+
+use crate::Ctx;
+use jiff::Timestamp;
+use lifeboat_core::Config;
+use lifeboat_engine::schedule::{last_backup, NewestBackups};
+use lifeboat_engine::{JobKey, Plan, Step};
+use std::process::ExitCode;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use log::LogFormat;
+
+enum Msg {
+    Stop(i32),
+    Reload,
+    Finished(JobKey, jobs::Outcome),
+}
+
+/// The longest the loop sleeps without looking at the clock (a suspended host, a
+/// clock step).
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+struct Daemon {
+    ctx: Ctx,
+    config: Arc<Config>,
+    plan: Plan,
+    tx: Sender<Msg>,
+    /// Set at the first SIGTERM: when running jobs get cancelled.
+    deadline: Option<Instant>,
+}
+
+pub fn run(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let loaded = crate::commands::load_config(ctx)?;
+    let (tx, rx) = mpsc::channel();
+    forward_signals(tx.clone())?;
+    let config = Arc::new(loaded.config);
+    let last = last_backups(&config)?;
+    let now = Timestamp::now();
+    let catch_up = config.daemon.catch_up;
+    let plan = Plan::new(&config, now, catch_up, &|k| last_backup(&config, &last, k));
+    let mut daemon = Daemon {
+        ctx: Ctx {
+            cancel: lifeboat_core::CancelToken::new(),
+            ..ctx.clone()
+        },
+        config,
+        plan,
+        tx,
+        deadline: None,
+    };
+    daemon.log_plan("started");
+    daemon.run_loop(&rx);
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+impl Daemon {
+    fn run_loop(&mut self, rx: &Receiver<Msg>) {
+        loop {
+            if self.deadline.is_none() {
+                let steps = self.plan.tick(Timestamp::now());
+                self.apply(steps);
+            } else if self.plan.is_idle() {
+                return;
+            }
+            match rx.recv_timeout(self.sleep()) {
+                Ok(Msg::Finished(key, outcome)) => {
+                    let ok = outcome.ok;
+                    tracing::info!(job = %key, ok, "job done");
+                    let started = self.plan.finished(&key, outcome.stored);
+                    self.apply(started.into_iter().map(Step::Start).collect());
+                }
+                Ok(Msg::Stop(signal)) => self.stop(signal),
+                Ok(Msg::Reload) => self.reload(),
+                Err(RecvTimeoutError::Timeout) => self.cancel_after_grace(),
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+
+    fn sleep(&self) -> Duration {
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            return left.clamp(Duration::from_millis(100), MAX_SLEEP);
+        }
+        let Some(next) = self.plan.next_due() else {
+            return MAX_SLEEP;
+        };
+        let left = next.duration_since(Timestamp::now());
+        Duration::try_from(left)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_SLEEP)
+    }
+
+    fn apply(&mut self, steps: Vec<Step>) {
+        for step in steps {
+            match step {
+                Step::Start(key) => self.spawn(key),
+                Step::Skip { key, why } => tracing::warn!(job = %key, "skipped: {why}"),
+            }
+        }
+    }
+
+    fn spawn(&self, key: JobKey) {
+        tracing::info!(job = %key, "job started");
+        let (ctx, config, tx) = (self.ctx.clone(), Arc::clone(&self.config), self.tx.clone());
+        std::thread::spawn(move || {
+            let engine = crate::wire::engine_with(&ctx, &config, Arc::new(log::LogEvents));
+            let outcome = jobs::run(&ctx, &config, &engine, &key);
+            // The loop is gone only when the daemon is exiting.
+            let _ = tx.send(Msg::Finished(key, outcome));
+        });
+    }
+
+    /// The first SIGTERM: no new work, a grace period for what runs; the second:
+    /// cancel now.
+    fn stop(&mut self, signal: i32) {
+        let name = if signal == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
+        if self.deadline.is_some() {
+            tracing::warn!(signal = name, "second signal: cancelling the running jobs now");
+            self.cancel_now();
+            return;
+        }
+        let grace = Duration::from_secs(self.config.daemon.shutdown_grace_secs);
+        self.deadline = Some(Instant::now() + grace);
+        for key in self.plan.stop() {
+            tracing::info!(job = %key, "not started: shutting down");
+        }
+        let running = self.plan.running().len();
+        tracing::info!(
+            signal = name,
+            signo = signal,
+            running,
+            grace_secs = grace.as_secs(),
+            "shutting down: no new work; running jobs may finish within the grace period"
+        );
+    }
+
+    fn cancel_after_grace(&mut self) {
+        let expired = self.deadline.is_some_and(|d| Instant::now() >= d);
+        if expired && !self.ctx.cancel.is_cancelled() {
+            tracing::warn!("grace period over: cancelling the running jobs (nothing partial is saved)");
+            self.cancel_now();
+        }
+    }
+
+    fn cancel_now(&mut self) {
+        self.ctx.cancel.cancel();
+        let stopped = lifeboat_sources::process::stop_running_children(Duration::from_millis(200));
+        tracing::info!(stopped, "child processes stopped");
+    }
+
+    /// SIGHUP: a new plan from the new configuration, or the old one kept.
+    fn reload(&mut self) {
+        match crate::config::load(&self.ctx.config_path) {
+            Ok(loaded) => {
+                let config = Arc::new(loaded.config);
+                let last = last_backups(&config).unwrap_or_default();
+                let fresh = Plan::new(&config, Timestamp::now(), false, &|k| last_backup(&config, &last, k));
+                let old = std::mem::replace(&mut self.plan, fresh.clone());
+                self.plan = old.reloaded(fresh);
+                self.config = config;
+                self.log_plan("configuration reloaded");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "configuration NOT reloaded, the previous one stays in force")
+            }
+        }
+    }
+
+    fn log_plan(&self, what: &str) {
+        let runs = self.plan.next_runs();
+        tracing::info!(jobs = runs.len(), max_parallel = self.config.daemon.max_parallel, "{what}");
+        for run in runs {
+            let next = run.next.map_or_else(|| "never".to_string(), |t| t.to_string());
+            tracing::info!(job = %run.key, schedule = %run.schedule, next = %next, "scheduled");
+        }
+    }
+}
+
+/// SIGTERM and SIGINT stop, SIGHUP reloads: as messages to the loop.
+fn forward_signals(tx: Sender<Msg>) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            let msg = if signal == SIGHUP { Msg::Reload } else { Msg::Stop(signal) };
+            if tx.send(msg).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// The newest successful backup per source, from one listing of the repository.
+fn last_backups(config: &Config) -> anyhow::Result<NewestBackups> {
+    let mut repo = crate::commands::open_repo(config)?;
+    Ok(lifeboat_engine::schedule::newest_backups(&repo.list()?))
+}
