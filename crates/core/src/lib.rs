@@ -23,9 +23,9 @@ pub use event::{Event, Events, NoEvents, RecordedEvents};
 pub use fill::read_full;
 pub use manifest::{Facts, Manifest, MysqlDatabase, TableCount};
 pub use model::{
-    AppSpec, BucketSettings, CommandSettings, Config, DaemonSpec, FilesSettings, MysqlDatabases, MysqlSettings,
-    PostgresSettings, RedisRestoreMode, RedisSettings, RepositorySpec, Schedules, SourceKind,
-    SourceSpec, SqliteSettings,
+    AppSpec, BucketSettings, CommandSettings, Config, DaemonSpec, FilesSettings, MysqlDatabases,
+    MysqlSettings, PostgresSettings, RedisRestoreMode, RedisSettings, RepositorySpec, Schedules,
+    SourceKind, SourceSpec, SqliteSettings,
 };
 pub use report::{RestoreOptions, VerifyReport};
 pub use retention::{Candidate, Decision, KeepWithin, Retention, RetentionPolicy};

@@ -9,8 +9,8 @@ pub mod ports;
 pub mod prune;
 pub mod restore;
 pub mod schedule;
-pub mod status;
 pub mod select;
+pub mod status;
 pub mod verify;
 
 pub use backup::{BackupReport, SourceReport, Stored};

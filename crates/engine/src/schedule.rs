@@ -118,7 +118,10 @@ struct Job {
 pub enum Step {
     Start(JobKey),
     /// Due, but not started: the same job is still running or already waiting.
-    Skip { key: JobKey, why: &'static str },
+    Skip {
+        key: JobKey,
+        why: &'static str,
+    },
 }
 
 /// When a job runs next, for `status` and the logs.
@@ -162,7 +165,14 @@ impl Plan {
             };
             let app_sources = app.sources.iter().any(|s| s.schedule.is_none());
             if let (Some(schedule), true) = (&app.schedules.backup, app_sources) {
-                jobs.push(Job::new(key(None, Work::Backup), schedule, now, &tz, catch_up, last));
+                jobs.push(Job::new(
+                    key(None, Work::Backup),
+                    schedule,
+                    now,
+                    &tz,
+                    catch_up,
+                    last,
+                ));
             }
             for source in &app.sources {
                 if let Some(schedule) = &source.schedule {
@@ -171,12 +181,24 @@ impl Plan {
                 }
             }
             if let Some(schedule) = &app.schedules.verify {
-                jobs.push(Job::new(key(None, Work::Verify), schedule, now, &tz, false, last));
+                jobs.push(Job::new(
+                    key(None, Work::Verify),
+                    schedule,
+                    now,
+                    &tz,
+                    false,
+                    last,
+                ));
             }
             match &app.schedules.prune {
-                Some(schedule) => {
-                    jobs.push(Job::new(key(None, Work::Prune), schedule, now, &tz, false, last))
-                }
+                Some(schedule) => jobs.push(Job::new(
+                    key(None, Work::Prune),
+                    schedule,
+                    now,
+                    &tz,
+                    false,
+                    last,
+                )),
                 None if app.sources.iter().any(|s| s.retention.is_some()) => {
                     retain_after_backup.push(app.name.clone())
                 }
@@ -197,11 +219,7 @@ impl Plan {
     /// A plan for a reloaded configuration that keeps what runs and waits now.
     pub fn reloaded(self, mut new: Plan) -> Plan {
         new.running = self.running;
-        new.waiting = self
-            .waiting
-            .into_iter()
-            .filter(|k| new.knows(k))
-            .collect();
+        new.waiting = self.waiting.into_iter().filter(|k| new.knows(k)).collect();
         new
     }
 

@@ -32,7 +32,10 @@ pub struct LastVerification {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "when", rename_all = "snake_case")]
 pub enum Next {
-    At { time: Timestamp, schedule: String },
+    At {
+        time: Timestamp,
+        schedule: String,
+    },
     AfterEachBackup,
     /// No schedule (for prune: no retention, every backup is kept).
     Never,
@@ -67,7 +70,11 @@ pub fn status(
     for app in &config.apps {
         for source in &app.sources {
             let mine = |s: &&SnapshotInfo| s.app == app.name && s.source == source.name;
-            let own: Vec<&SnapshotInfo> = backups.iter().filter(mine).filter(|s| !s.pre_restore).collect();
+            let own: Vec<&SnapshotInfo> = backups
+                .iter()
+                .filter(mine)
+                .filter(|s| !s.pre_restore)
+                .collect();
             let last_backup = own.iter().max_by_key(|s| s.timestamp).map(|s| LastBackup {
                 time: s.timestamp,
                 snapshot: s.id.clone(),
@@ -101,7 +108,9 @@ pub fn status(
 fn next(runs: &[NextRun], app: &AppSpec, source: Option<&SourceSpec>, work: Work) -> Next {
     let own_schedule = source.and_then(|s| s.schedule.as_ref().map(|_| s.name.as_str()));
     runs.iter()
-        .find(|r| r.key.app == app.name && r.key.work == work && r.key.source.as_deref() == own_schedule)
+        .find(|r| {
+            r.key.app == app.name && r.key.work == work && r.key.source.as_deref() == own_schedule
+        })
         .and_then(|r| {
             Some(Next::At {
                 time: r.next?,
@@ -111,12 +120,18 @@ fn next(runs: &[NextRun], app: &AppSpec, source: Option<&SourceSpec>, work: Work
         .unwrap_or(Next::Never)
 }
 
-fn last_verification<'a>(records: impl Iterator<Item = &'a SnapshotInfo>) -> Option<LastVerification> {
-    records.max_by_key(|r| r.timestamp).map(|r| LastVerification {
-        time: r.timestamp,
-        snapshot: tag_value(&r.tags, "verifies").unwrap_or_default().to_string(),
-        ok: tag_value(&r.tags, "result") == Some("pass"),
-    })
+fn last_verification<'a>(
+    records: impl Iterator<Item = &'a SnapshotInfo>,
+) -> Option<LastVerification> {
+    records
+        .max_by_key(|r| r.timestamp)
+        .map(|r| LastVerification {
+            time: r.timestamp,
+            snapshot: tag_value(&r.tags, "verifies")
+                .unwrap_or_default()
+                .to_string(),
+            ok: tag_value(&r.tags, "result") == Some("pass"),
+        })
 }
 
 /// Older than one period of its schedule plus some slack for the run itself (up to
@@ -199,11 +214,16 @@ mod tests {
         )];
         let config = config();
         let newest = newest_backups(&backups);
-        let plan = Plan::new(&config, now, false, &|k| crate::schedule::last_backup(&config, &newest, k));
+        let plan = Plan::new(&config, now, false, &|k| {
+            crate::schedule::last_backup(&config, &newest, k)
+        });
         let all = status(&config, &backups, &records, &plan, now);
         let db = &all[0];
         assert_eq!(db.backups, 2);
-        assert_eq!(db.last_backup.as_ref().map(|b| b.time), Some(at("2026-03-04T01:00:00Z")));
+        assert_eq!(
+            db.last_backup.as_ref().map(|b| b.time),
+            Some(at("2026-03-04T01:00:00Z"))
+        );
         assert_eq!(
             db.last_verification,
             Some(LastVerification {
@@ -214,11 +234,17 @@ mod tests {
         );
         assert_eq!(
             db.next_backup,
-            Next::At { time: at("2026-03-05T01:00:00Z"), schedule: "0 1 * * *".into() }
+            Next::At {
+                time: at("2026-03-05T01:00:00Z"),
+                schedule: "0 1 * * *".into()
+            }
         );
         assert_eq!(
             db.next_verify,
-            Next::At { time: at("2026-03-08T06:00:00Z"), schedule: "0 6 * * 0".into() }
+            Next::At {
+                time: at("2026-03-08T06:00:00Z"),
+                schedule: "0 6 * * 0".into()
+            }
         );
         assert_eq!(db.next_prune, Next::AfterEachBackup);
         assert!(!db.overdue);
@@ -234,7 +260,9 @@ mod tests {
         let now = at("2026-03-04T09:00:00Z");
         let plan = Plan::new(&config, now, false, &|_| None);
         let all = status(&config, &[], &[], &plan, now);
-        assert!(all.iter().all(|s| !s.overdue && s.next_backup == Next::Never));
+        assert!(all
+            .iter()
+            .all(|s| !s.overdue && s.next_backup == Next::Never));
         assert_eq!(all[1].next_prune, Next::Never, "no retention, no prune");
     }
 }

@@ -60,7 +60,11 @@ const HEADER: [&str; 7] = [
 ];
 
 fn print(status: &Status, tz: &jiff::tz::TimeZone, now: Timestamp) {
-    let when = |t: Timestamp| t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string();
+    let when = |t: Timestamp| {
+        t.to_zoned(tz.clone())
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string()
+    };
     let rows: Vec<Vec<String>> = status
         .sources
         .iter()
@@ -83,7 +87,9 @@ fn print(status: &Status, tz: &jiff::tz::TimeZone, now: Timestamp) {
                 format!("{}/{}", s.app, s.source),
                 format!("{last}{flag}"),
                 s.last_backup.as_ref().map_or("–".into(), |b| bytes(b.size)),
-                s.last_backup.as_ref().map_or("–".into(), |b| bytes(b.added)),
+                s.last_backup
+                    .as_ref()
+                    .map_or("–".into(), |b| bytes(b.added)),
                 verified,
                 next(&s.next_backup),
                 next(&s.next_prune),

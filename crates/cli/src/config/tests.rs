@@ -243,7 +243,11 @@ fn every_seed_example_config_loads() {
 
 /// GOOD with `extra` inserted before the first `[[app]]`, and `app_extra` in it.
 fn with_schedules(extra: &str, app_extra: &str) -> String {
-    GOOD.replacen("[[app]]\nname = \"esp\"\n", &format!("{extra}\n[[app]]\nname = \"esp\"\n{app_extra}\n"), 1)
+    GOOD.replacen(
+        "[[app]]\nname = \"esp\"\n",
+        &format!("{extra}\n[[app]]\nname = \"esp\"\n{app_extra}\n"),
+        1,
+    )
 }
 
 #[test]
@@ -254,9 +258,18 @@ fn schedules_inherit_from_defaults_and_daemon_has_defaults() {
     );
     let loaded = with_pw(|| check(&text)).unwrap();
     let app = &loaded.config.apps[0];
-    assert_eq!(app.schedules.backup.as_ref().map(|s| s.text()), Some("0 1 * * *"));
-    assert_eq!(app.schedules.verify.as_ref().map(|s| s.text()), Some("0 6 * * 0"));
-    assert_eq!(app.schedules.prune.as_ref().map(|s| s.text()), Some("0 3 * * *"));
+    assert_eq!(
+        app.schedules.backup.as_ref().map(|s| s.text()),
+        Some("0 1 * * *")
+    );
+    assert_eq!(
+        app.schedules.verify.as_ref().map(|s| s.text()),
+        Some("0 6 * * 0")
+    );
+    assert_eq!(
+        app.schedules.prune.as_ref().map(|s| s.text()),
+        Some("0 3 * * *")
+    );
     assert_eq!(loaded.config.daemon.max_parallel, 2);
     assert!(loaded.config.daemon.catch_up);
     assert_eq!(loaded.config.daemon.shutdown_grace_secs, 30);
@@ -271,17 +284,55 @@ fn schedules_inherit_from_defaults_and_daemon_has_defaults() {
 fn schedule_errors_name_file_line_column_and_key() {
     // Line 9 is the first line after the app name; columns point into the expression.
     let cases = [
-        ("schedule = \"0 25 * * *\"", "lifeboat.toml:9:15", "app.schedule", "hour 25 is out of range 0-23"),
-        ("schedule = \"0 1 * *\"", "lifeboat.toml:9:13", "app.schedule", "5 fields"),
-        ("schedule = \"0 0 30 2 *\"", "lifeboat.toml:9:12", "app.schedule", "never matches"),
-        ("verify_schedule = \"0 0 * * funday\"", "lifeboat.toml:9:28", "app.verify_schedule", "`funday`"),
-        ("every = \"6 hours\"", "lifeboat.toml:9:9", "app.every", "unknown unit"),
-        ("every = \"0s\"", "lifeboat.toml:9:9", "app.every", "longer than 0s"),
-        ("schedule = \"@daily\"\nevery = \"1h\"", "lifeboat.toml:10:9", "app.every", "not both"),
+        (
+            "schedule = \"0 25 * * *\"",
+            "lifeboat.toml:9:15",
+            "app.schedule",
+            "hour 25 is out of range 0-23",
+        ),
+        (
+            "schedule = \"0 1 * *\"",
+            "lifeboat.toml:9:13",
+            "app.schedule",
+            "5 fields",
+        ),
+        (
+            "schedule = \"0 0 30 2 *\"",
+            "lifeboat.toml:9:12",
+            "app.schedule",
+            "never matches",
+        ),
+        (
+            "verify_schedule = \"0 0 * * funday\"",
+            "lifeboat.toml:9:28",
+            "app.verify_schedule",
+            "`funday`",
+        ),
+        (
+            "every = \"6 hours\"",
+            "lifeboat.toml:9:9",
+            "app.every",
+            "unknown unit",
+        ),
+        (
+            "every = \"0s\"",
+            "lifeboat.toml:9:9",
+            "app.every",
+            "longer than 0s",
+        ),
+        (
+            "schedule = \"@daily\"\nevery = \"1h\"",
+            "lifeboat.toml:10:9",
+            "app.every",
+            "not both",
+        ),
     ];
     for (app_extra, at, key, message) in cases {
         let e = with_pw(|| error_of(&with_schedules("", app_extra)));
-        assert!(e.contains(&format!("{at}: key `{key}`")), "{app_extra}: {e}");
+        assert!(
+            e.contains(&format!("{at}: key `{key}`")),
+            "{app_extra}: {e}"
+        );
         assert!(e.contains(message), "{app_extra}: {e}");
     }
 }

@@ -126,9 +126,16 @@ impl Daemon {
     /// The first SIGTERM: no new work, a grace period for what runs; the second:
     /// cancel now.
     fn stop(&mut self, signal: i32) {
-        let name = if signal == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
+        let name = if signal == signal_hook::consts::SIGINT {
+            "SIGINT"
+        } else {
+            "SIGTERM"
+        };
         if self.deadline.is_some() {
-            tracing::warn!(signal = name, "second signal: cancelling the running jobs now");
+            tracing::warn!(
+                signal = name,
+                "second signal: cancelling the running jobs now"
+            );
             self.cancel_now();
             return;
         }
@@ -150,7 +157,9 @@ impl Daemon {
     fn cancel_after_grace(&mut self) {
         let expired = self.deadline.is_some_and(|d| Instant::now() >= d);
         if expired && !self.ctx.cancel.is_cancelled() {
-            tracing::warn!("grace period over: cancelling the running jobs (nothing partial is saved)");
+            tracing::warn!(
+                "grace period over: cancelling the running jobs (nothing partial is saved)"
+            );
             self.cancel_now();
         }
     }
@@ -167,7 +176,9 @@ impl Daemon {
             Ok(loaded) => {
                 let config = Arc::new(loaded.config);
                 let last = last_backups(&config).unwrap_or_default();
-                let fresh = Plan::new(&config, Timestamp::now(), false, &|k| last_backup(&config, &last, k));
+                let fresh = Plan::new(&config, Timestamp::now(), false, &|k| {
+                    last_backup(&config, &last, k)
+                });
                 let old = std::mem::replace(&mut self.plan, fresh.clone());
                 self.plan = old.reloaded(fresh);
                 self.config = config;
@@ -181,9 +192,15 @@ impl Daemon {
 
     fn log_plan(&self, what: &str) {
         let runs = self.plan.next_runs();
-        tracing::info!(jobs = runs.len(), max_parallel = self.config.daemon.max_parallel, "{what}");
+        tracing::info!(
+            jobs = runs.len(),
+            max_parallel = self.config.daemon.max_parallel,
+            "{what}"
+        );
         for run in runs {
-            let next = run.next.map_or_else(|| "never".to_string(), |t| t.to_string());
+            let next = run
+                .next
+                .map_or_else(|| "never".to_string(), |t| t.to_string());
             tracing::info!(job = %run.key, schedule = %run.schedule, next = %next, "scheduled");
         }
     }
@@ -195,7 +212,11 @@ fn forward_signals(tx: Sender<Msg>) -> anyhow::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::spawn(move || {
         for signal in signals.forever() {
-            let msg = if signal == SIGHUP { Msg::Reload } else { Msg::Stop(signal) };
+            let msg = if signal == SIGHUP {
+                Msg::Reload
+            } else {
+                Msg::Stop(signal)
+            };
             if tx.send(msg).is_err() {
                 return;
             }

@@ -45,15 +45,37 @@ struct Spec {
     names: &'static [&'static str],
 }
 
-const SECOND: Spec = Spec { name: "second", min: 0, max: 59, names: &[] };
-const MINUTE: Spec = Spec { name: "minute", min: 0, max: 59, names: &[] };
-const HOUR: Spec = Spec { name: "hour", min: 0, max: 23, names: &[] };
-const DAY: Spec = Spec { name: "day of month", min: 1, max: 31, names: &[] };
+const SECOND: Spec = Spec {
+    name: "second",
+    min: 0,
+    max: 59,
+    names: &[],
+};
+const MINUTE: Spec = Spec {
+    name: "minute",
+    min: 0,
+    max: 59,
+    names: &[],
+};
+const HOUR: Spec = Spec {
+    name: "hour",
+    min: 0,
+    max: 23,
+    names: &[],
+};
+const DAY: Spec = Spec {
+    name: "day of month",
+    min: 1,
+    max: 31,
+    names: &[],
+};
 const MONTH: Spec = Spec {
     name: "month",
     min: 1,
     max: 12,
-    names: &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+    names: &[
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ],
 };
 // 7 is Sunday too; folded onto 0 after parsing.
 const WEEKDAY: Spec = Spec {
@@ -102,7 +124,10 @@ impl Cron {
         };
         let mut parsed = Vec::with_capacity(6);
         if fields.len() == 5 {
-            parsed.push(Field { bits: 1, any: false });
+            parsed.push(Field {
+                bits: 1,
+                any: false,
+            });
         }
         for ((offset, field), spec) in fields.iter().zip(specs) {
             parsed.push(parse_field(field, spec).map_err(|message| CronError {
@@ -182,7 +207,10 @@ fn split_fields(text: &str) -> Vec<(usize, &str)> {
 
 fn parse_field(text: &str, spec: &Spec) -> Result<Field, String> {
     if text == "*" || text == "?" {
-        return Ok(Field { bits: range_bits(spec.min, spec.max, 1), any: true });
+        return Ok(Field {
+            bits: range_bits(spec.min, spec.max, 1),
+            any: true,
+        });
     }
     let mut bits = 0;
     for part in text.split(',') {
@@ -195,11 +223,10 @@ fn parse_field(text: &str, spec: &Spec) -> Result<Field, String> {
 fn parse_part(part: &str, spec: &Spec) -> Result<u64, String> {
     let (range, step) = match part.split_once('/') {
         Some((range, step)) => {
-            let step: u8 = step
-                .parse()
-                .ok()
-                .filter(|s| *s > 0)
-                .ok_or_else(|| format!("`{part}`: the step after `/` must be a positive number"))?;
+            let step: u8 =
+                step.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                    format!("`{part}`: the step after `/` must be a positive number")
+                })?;
             (range, step)
         }
         None => (part, 1),

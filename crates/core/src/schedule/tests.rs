@@ -25,7 +25,11 @@ fn next_n(expr: &str, from: &str, tz: &TimeZone, n: usize) -> Vec<String> {
 fn five_fields_daily_at_one() {
     assert_eq!(
         next_n("0 1 * * *", "2026-03-01T00:59:59Z", &TimeZone::UTC, 3),
-        ["2026-03-01T01:00:00Z", "2026-03-02T01:00:00Z", "2026-03-03T01:00:00Z"]
+        [
+            "2026-03-01T01:00:00Z",
+            "2026-03-02T01:00:00Z",
+            "2026-03-03T01:00:00Z"
+        ]
     );
 }
 
@@ -41,14 +45,23 @@ fn strictly_after_the_given_time() {
 fn six_fields_have_seconds_first() {
     assert_eq!(
         next_n("*/5 * * * * *", "2026-03-01T00:00:03Z", &TimeZone::UTC, 3),
-        ["2026-03-01T00:00:05Z", "2026-03-01T00:00:10Z", "2026-03-01T00:00:15Z"]
+        [
+            "2026-03-01T00:00:05Z",
+            "2026-03-01T00:00:10Z",
+            "2026-03-01T00:00:15Z"
+        ]
     );
 }
 
 #[test]
 fn lists_ranges_steps_and_names() {
     assert_eq!(
-        next_n("30 9-17/4 * * mon-fri", "2026-12-04T14:00:00Z", &TimeZone::UTC, 4),
+        next_n(
+            "30 9-17/4 * * mon-fri",
+            "2026-12-04T14:00:00Z",
+            &TimeZone::UTC,
+            4
+        ),
         // Friday 4 Dec 2026: 17:30; then Monday 7 Dec: 09:30, 13:30, 17:30
         [
             "2026-12-04T17:30:00Z",
@@ -96,7 +109,10 @@ fn leap_day_waits_for_a_leap_year() {
 #[test]
 fn never_matching_expression_has_no_next_time() {
     let never = Schedule::cron("0 0 30 2 *").expect("parses");
-    assert_eq!(never.next_after(utc("2026-01-01T00:00:00Z"), &TimeZone::UTC), None);
+    assert_eq!(
+        never.next_after(utc("2026-01-01T00:00:00Z"), &TimeZone::UTC),
+        None
+    );
 }
 
 #[test]
@@ -143,7 +159,11 @@ fn hourly_job_runs_each_civil_time_once_through_the_repeated_hour() {
     assert_eq!(
         next_n("0 * * * *", "2026-10-24T23:30:00Z", &berlin, 3),
         // 02:00 CEST, 03:00 CET, 04:00 CET
-        ["2026-10-25T00:00:00Z", "2026-10-25T02:00:00Z", "2026-10-25T03:00:00Z"]
+        [
+            "2026-10-25T00:00:00Z",
+            "2026-10-25T02:00:00Z",
+            "2026-10-25T03:00:00Z"
+        ]
     );
 }
 
@@ -188,7 +208,10 @@ fn period_of_a_daily_cron_is_a_day_and_of_an_interval_the_interval() {
         Some(SignedDuration::from_hours(24))
     );
     let every = Schedule::every("6h", 6 * 3600).expect("positive");
-    assert_eq!(every.period(utc("2026-03-01T12:00:00Z"), &TimeZone::UTC), Some(SignedDuration::from_hours(6)));
+    assert_eq!(
+        every.period(utc("2026-03-01T12:00:00Z"), &TimeZone::UTC),
+        Some(SignedDuration::from_hours(6))
+    );
     assert_eq!(
         every.next_after(utc("2026-03-01T12:00:00Z"), &TimeZone::UTC),
         Some(utc("2026-03-01T18:00:00Z"))

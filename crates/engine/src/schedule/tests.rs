@@ -59,7 +59,12 @@ fn started(steps: &[Step]) -> Vec<JobKey> {
 #[test]
 fn backup_starts_at_its_cron_time_and_then_waits_a_day() {
     let now = at("2026-03-01T00:00:00Z");
-    let mut plan = Plan::new(&config(vec![app("shop", "0 1 * * *")], 2), now, true, &recent(now));
+    let mut plan = Plan::new(
+        &config(vec![app("shop", "0 1 * * *")], 2),
+        now,
+        true,
+        &recent(now),
+    );
     assert_eq!(plan.next_due(), Some(at("2026-03-01T01:00:00Z")));
     assert!(plan.tick(at("2026-03-01T00:30:00Z")).is_empty());
     assert_eq!(
@@ -72,7 +77,12 @@ fn backup_starts_at_its_cron_time_and_then_waits_a_day() {
 #[test]
 fn a_run_still_going_at_its_next_time_is_skipped_not_started_twice() {
     let now = at("2026-03-01T00:00:00Z");
-    let mut plan = Plan::new(&config(vec![app("shop", "* * * * *")], 2), now, true, &recent(now));
+    let mut plan = Plan::new(
+        &config(vec![app("shop", "* * * * *")], 2),
+        now,
+        true,
+        &recent(now),
+    );
     assert_eq!(started(&plan.tick(at("2026-03-01T00:01:00Z"))).len(), 1);
     let steps = plan.tick(at("2026-03-01T00:02:00Z"));
     assert_eq!(
@@ -90,11 +100,18 @@ fn a_run_still_going_at_its_next_time_is_skipped_not_started_twice() {
 #[test]
 fn at_most_max_parallel_apps_run_and_the_next_starts_when_one_finishes() {
     let now = at("2026-03-01T00:00:00Z");
-    let apps = vec![app("a", "0 1 * * *"), app("b", "0 1 * * *"), app("c", "0 1 * * *")];
+    let apps = vec![
+        app("a", "0 1 * * *"),
+        app("b", "0 1 * * *"),
+        app("c", "0 1 * * *"),
+    ];
     let mut plan = Plan::new(&config(apps, 2), now, true, &recent(now));
     let first = started(&plan.tick(at("2026-03-01T01:00:00Z")));
     assert_eq!(first, [key("a", Work::Backup), key("b", Work::Backup)]);
-    assert_eq!(plan.finished(&key("b", Work::Backup), true), [key("c", Work::Backup)]);
+    assert_eq!(
+        plan.finished(&key("b", Work::Backup), true),
+        [key("c", Work::Backup)]
+    );
 }
 
 #[test]
@@ -120,12 +137,21 @@ fn a_prune_runs_alone_and_holds_back_what_comes_after_it() {
     b.schedules.prune = cron("0 2 * * *");
     let apps = vec![app("a", "0 1 * * *"), b, app("c", "30 2 * * *")];
     let mut plan = Plan::new(&config(apps, 4), now, true, &recent(now));
-    assert_eq!(started(&plan.tick(at("2026-03-01T01:00:00Z"))), [key("a", Work::Backup)]);
+    assert_eq!(
+        started(&plan.tick(at("2026-03-01T01:00:00Z"))),
+        [key("a", Work::Backup)]
+    );
     // a still runs: b's prune waits, and c's backup behind it waits too.
     assert!(started(&plan.tick(at("2026-03-01T02:00:00Z"))).is_empty());
     assert!(started(&plan.tick(at("2026-03-01T02:30:00Z"))).is_empty());
-    assert_eq!(plan.finished(&key("a", Work::Backup), true), [key("b", Work::Prune)]);
-    assert_eq!(plan.finished(&key("b", Work::Prune), true), [key("c", Work::Backup)]);
+    assert_eq!(
+        plan.finished(&key("a", Work::Backup), true),
+        [key("b", Work::Prune)]
+    );
+    assert_eq!(
+        plan.finished(&key("b", Work::Prune), true),
+        [key("c", Work::Backup)]
+    );
 }
 
 #[test]
@@ -133,7 +159,12 @@ fn retention_follows_a_backup_that_stored_something_when_there_is_no_prune_sched
     let now = at("2026-03-01T00:00:00Z");
     let mut shop = app("shop", "0 1 * * *");
     shop.sources[0].retention = Some(Retention::from(RetentionPolicy::Daily { keep: 3 }));
-    let mut plan = Plan::new(&config(vec![shop, app("other", "0 9 1 1 *")], 2), now, true, &recent(now));
+    let mut plan = Plan::new(
+        &config(vec![shop, app("other", "0 9 1 1 *")], 2),
+        now,
+        true,
+        &recent(now),
+    );
     assert!(plan.retains_after_backup("shop"));
     assert!(!plan.retains_after_backup("other"));
     plan.tick(at("2026-03-01T01:00:00Z"));
@@ -152,17 +183,28 @@ fn catch_up_runs_a_missed_backup_once_at_start() {
     let two_days_ago = |_: &JobKey| Some(at("2026-03-08T01:00:00Z"));
     let this_night = |_: &JobKey| Some(at("2026-03-10T01:00:00Z"));
     let never = |_: &JobKey| None;
-    assert_eq!(Plan::new(&cfg, now, true, &two_days_ago).next_due(), Some(now));
+    assert_eq!(
+        Plan::new(&cfg, now, true, &two_days_ago).next_due(),
+        Some(now)
+    );
     assert_eq!(Plan::new(&cfg, now, true, &never).next_due(), Some(now));
     let tomorrow = Some(at("2026-03-11T01:00:00Z"));
     assert_eq!(Plan::new(&cfg, now, true, &this_night).next_due(), tomorrow);
-    assert_eq!(Plan::new(&cfg, now, false, &two_days_ago).next_due(), tomorrow);
+    assert_eq!(
+        Plan::new(&cfg, now, false, &two_days_ago).next_due(),
+        tomorrow
+    );
 }
 
 #[test]
 fn many_missed_times_run_once_and_the_next_is_in_the_future() {
     let now = at("2026-03-01T00:00:00Z");
-    let mut plan = Plan::new(&config(vec![app("shop", "*/5 * * * *")], 2), now, true, &recent(now));
+    let mut plan = Plan::new(
+        &config(vec![app("shop", "*/5 * * * *")], 2),
+        now,
+        true,
+        &recent(now),
+    );
     let late = at("2026-03-01T03:02:00Z");
     assert_eq!(started(&plan.tick(late)).len(), 1);
     assert_eq!(plan.next_due(), Some(at("2026-03-01T03:05:00Z")));
@@ -226,7 +268,10 @@ fn after_stop_nothing_starts_and_waiting_jobs_are_dropped() {
     let now = at("2026-03-01T00:00:00Z");
     let apps = vec![app("a", "0 1 * * *"), app("b", "0 1 * * *")];
     let mut plan = Plan::new(&config(apps, 1), now, true, &recent(now));
-    assert_eq!(started(&plan.tick(at("2026-03-01T01:00:00Z"))), [key("a", Work::Backup)]);
+    assert_eq!(
+        started(&plan.tick(at("2026-03-01T01:00:00Z"))),
+        [key("a", Work::Backup)]
+    );
     assert_eq!(plan.stop(), [key("b", Work::Backup)]);
     assert!(plan.finished(&key("a", Work::Backup), true).is_empty());
     assert!(plan.is_idle());

@@ -25,11 +25,10 @@ impl Validator<'_, '_> {
             (None, Some(every)) => self.every(every, &format!("{table}.every")),
             (None, None) => inherited.backup.clone(),
         };
-        let mut other = |raw: &Option<S<String>>, key: &str, inherited: &Option<Schedule>| {
-            match raw {
-                Some(cron) => self.cron(cron, &format!("{table}.{key}")),
-                None => inherited.clone(),
-            }
+        let mut other = |raw: &Option<S<String>>, key: &str, inherited: &Option<Schedule>| match raw
+        {
+            Some(cron) => self.cron(cron, &format!("{table}.{key}")),
+            None => inherited.clone(),
         };
         let verify = other(raw.verify_schedule, "verify_schedule", &inherited.verify);
         let prune = other(raw.prune_schedule, "prune_schedule", &inherited.prune);
