@@ -173,7 +173,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(&ctx, args),
         Command::Verify(args) => commands::verify::run(&ctx, args),
         Command::Prune(args) => commands::prune::run(&ctx, args),
-        Command::Daemon(_) => daemon::run(&ctx),
+        Command::Daemon(args) => daemon::run(&ctx, &args),
         Command::Status => commands::status::run(&ctx),
         Command::Unlock(args) => commands::unlock::run(&ctx, args),
         Command::Completions(args) => commands::completions::run(args),

@@ -9,85 +9,10 @@
 mod support;
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::path::Path;
 use std::time::Duration;
-use support::{wait_for, PgServer, Workspace};
-
-/// A daemon started with `--log-format json`, its log going to a file.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(ws: &Workspace) -> Daemon {
-        let log = ws.path("daemon.log");
-        let child = ws
-            .command(&["daemon", "--log-format", "json"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Daemon { child, log }
-    }
-
-    /// Every log line, parsed (each must be one JSON object).
-    fn lines(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-            .collect()
-    }
-
-    fn messages(&self, message: &str) -> Vec<Value> {
-        self.lines()
-            .into_iter()
-            .filter(|l| l["message"].as_str() == Some(message))
-            .collect()
-    }
-
-    fn wait_for_messages(&self, message: &str, n: usize, timeout: Duration) {
-        let ok = wait_for(timeout, || self.messages(message).len() >= n);
-        assert!(
-            ok,
-            "no {n}× `{message}` within {timeout:?}; log:\n{}",
-            self.text()
-        );
-    }
-
-    fn text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn signal(&self, name: &str) {
-        let status = std::process::Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits for the exit; its code.
-    fn wait(mut self, timeout: Duration) -> (Option<i32>, String) {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status.code(), self.text());
-            }
-            if std::time::Instant::now() > deadline {
-                self.child.kill().unwrap();
-                panic!(
-                    "daemon did not exit within {timeout:?}; log:\n{}",
-                    self.text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
+use support::daemon::Daemon;
+use support::{PgServer, Workspace};
 
 fn ids_of(ws: &Workspace, source: &str) -> Vec<String> {
     let mut snaps = ws.snapshots_of("shop", source);

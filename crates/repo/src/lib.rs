@@ -26,7 +26,7 @@ pub use lifeboat_core::ports::Progress;
 pub use error::RepoError;
 pub use exclude::{check_exclude_patterns, ExcludeMatcher};
 pub use location::Location;
-pub use lock::{FoundLock, LockKind, RepoLock};
+pub use lock::{lock_waits, FoundLock, LockKind, RepoLock};
 pub use lock_file::{LockInfo, Stale};
 pub use open::{Repo, RepoOptions};
 pub use read::RepoReader;

@@ -19,6 +19,14 @@ const RECHECK_AFTER: Duration = Duration::from_millis(200);
 /// A running operation writes a fresh lock this often, so it never looks stale
 /// (restic refreshes every 5 minutes; locks are stale after 30).
 const REFRESH_EVERY: Duration = Duration::from_secs(5 * 60);
+/// Times this process waited for another's lock (the daemon's metrics).
+static LOCK_WAITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many times this process has waited for a conflicting lock.
+pub fn lock_waits() -> u64 {
+    LOCK_WAITS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Between attempts while waiting for a conflicting lock to go.
 const POLL_EVERY: Duration = Duration::from_secs(1);
 
@@ -229,6 +237,7 @@ impl Repo {
             match store.conflict(kind, None)? {
                 Some(holder) => {
                     if waited_for.is_none() {
+                        LOCK_WAITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         tracing::warn!("repository is locked, waiting: {}", holder.info.describe());
                         waited_for = Some(holder.id.clone());
                     }

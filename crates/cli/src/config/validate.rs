@@ -74,10 +74,6 @@ impl Validator<'_, '_> {
             .push(self.doc.error(&span, key, message.as_ref()));
     }
 
-    fn warn(&mut self, span: std::ops::Range<usize>, key: &str, message: &str) {
-        self.warnings.push(self.doc.error(&span, key, message));
-    }
-
     fn unsupported(&mut self, span: std::ops::Range<usize>, key: &str, message: &str) {
         self.err(span, key, message);
     }

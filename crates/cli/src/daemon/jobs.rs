@@ -3,6 +3,7 @@
 //! retention after a backup. Each opens the repository with the lock its work needs,
 //! as the matching command does, and logs one line per outcome.
 
+use super::state::State;
 use crate::Ctx;
 use lifeboat_core::{AppSpec, Config, SourceSpec};
 use lifeboat_engine::{Engine, JobKey, Work};
@@ -16,15 +17,19 @@ pub struct Outcome {
     pub stored: bool,
 }
 
-pub fn run(ctx: &Ctx, config: &Config, engine: &Engine, key: &JobKey) -> Outcome {
+pub fn run(ctx: &Ctx, config: &Config, engine: &Engine, key: &JobKey, state: &State) -> Outcome {
     let Some((app, sources)) = key.sources(config) else {
         tracing::warn!(job = %key, "skipped: the app is no longer in the configuration");
         return Outcome::default();
     };
     let result = match key.work {
-        Work::Backup => backup(config, engine, app, sources),
-        Work::Verify => verify(ctx, config, engine, app, sources),
-        Work::Prune | Work::Retain => prune(ctx, config, engine, app, sources, key.work),
+        Work::Backup => backup(config, engine, app, sources, state),
+        Work::Verify => verify(ctx, config, engine, app, sources, state),
+        Work::Prune | Work::Retain => {
+            let done = prune(ctx, config, engine, app, sources, key.work);
+            state.pruned(jiff::Timestamp::now());
+            done
+        }
     };
     match result {
         Ok(outcome) => outcome,
@@ -40,6 +45,7 @@ fn backup(
     engine: &Engine,
     app: &AppSpec,
     sources: Vec<&SourceSpec>,
+    state: &State,
 ) -> anyhow::Result<Outcome> {
     let mut repo = lifeboat_repo::RepoSlot::open_in_background(
         crate::commands::repo_options(config),
@@ -48,6 +54,7 @@ fn backup(
     );
     let (run_id, now) = engine.new_run();
     let report = engine.run_backup(&mut repo, &[(app, sources)], &run_id, &now)?;
+    state.backup_done(&report, now.timestamp());
     for e in &report.errors {
         tracing::error!(app = %app.name, run = %run_id, error = %e, "hook failed");
     }
@@ -64,18 +71,25 @@ fn verify(
     engine: &Engine,
     app: &AppSpec,
     sources: Vec<&SourceSpec>,
+    state: &State,
 ) -> anyhow::Result<Outcome> {
     let mut repo = crate::commands::open_locked(ctx, config, LockKind::Shared)?;
     let selected: Vec<(&AppSpec, &SourceSpec)> = sources.into_iter().map(|s| (app, s)).collect();
     let run = engine.verify_all(&mut repo, &selected, "latest", &mut |done| match done {
-        Ok(r) if r.ok => tracing::info!(
+        Ok(r) if r.ok => {
+            state.verify_done(r, jiff::Timestamp::now());
+            tracing::info!(
             app = %r.app, source = %r.source, snapshot = %short(&r.snapshot),
             duration_ms = r.duration_ms, "verified"
-        ),
-        Ok(r) => tracing::error!(
+            )
+        }
+        Ok(r) => {
+            state.verify_done(r, jiff::Timestamp::now());
+            tracing::error!(
             app = %r.app, source = %r.source, snapshot = %short(&r.snapshot),
             problems = %r.problems.join("; "), "verification FAILED"
-        ),
+            )
+        }
         Err(e) => tracing::error!(app = %app.name, error = %e, "verification FAILED"),
     })?;
     Ok(Outcome {

@@ -6,13 +6,16 @@
 //! cancels at once. SIGHUP reloads the configuration, keeping the old one if the new
 //! one is invalid.
 
+mod http;
 mod jobs;
 pub mod log;
+mod metrics;
+mod state;
 
 use crate::Ctx;
 use jiff::Timestamp;
 use lifeboat_core::Config;
-use lifeboat_engine::schedule::{last_backup, NewestBackups};
+use lifeboat_engine::schedule::{last_backup, newest_backups};
 use lifeboat_engine::{JobKey, Plan, Step};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -27,6 +30,9 @@ enum Msg {
     Finished(JobKey, jobs::Outcome),
 }
 
+/// `--listen`'s default: loopback only; other hosts only when asked.
+const DEFAULT_LISTEN: &str = "127.0.0.1:9187";
+
 /// The longest the loop sleeps without looking at the clock (a suspended host, a
 /// clock step).
 const MAX_SLEEP: Duration = Duration::from_secs(30);
@@ -35,20 +41,42 @@ struct Daemon {
     ctx: Ctx,
     config: Arc<Config>,
     plan: Plan,
+    state: state::State,
+    /// One open handle (no lock) to re-read the repository after each job.
+    reader: Reader,
     tx: Sender<Msg>,
     /// Set at the first SIGTERM: when running jobs get cancelled.
     deadline: Option<Instant>,
 }
 
-pub fn run(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+/// The repository handle the daemon reads with (opened once: opening derives the key).
+type Reader = Arc<std::sync::Mutex<lifeboat_repo::Repo>>;
+
+pub fn run(ctx: &Ctx, args: &crate::commands::daemon::DaemonArgs) -> anyhow::Result<ExitCode> {
     let loaded = crate::commands::load_config(ctx)?;
     let (tx, rx) = mpsc::channel();
     forward_signals(tx.clone())?;
     let config = Arc::new(loaded.config);
-    let last = last_backups(&config)?;
+    let token = bearer_token(&config, &ctx.config_path)?;
+    let reader: Reader = Arc::new(std::sync::Mutex::new(crate::commands::open_repo(&config)?));
+    let facts = read_repository(&reader, &config)?;
+    let newest = newest_backups(&facts.backups);
     let now = Timestamp::now();
     let catch_up = config.daemon.catch_up;
-    let plan = Plan::new(&config, now, catch_up, &|k| last_backup(&config, &last, k));
+    let plan = Plan::new(&config, now, catch_up, &|k| {
+        last_backup(&config, &newest, k)
+    });
+    let state = state::State::new(Arc::clone(&config), plan.clone(), facts);
+    let listen = args
+        .listen
+        .clone()
+        .or_else(|| config.daemon.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let addr: std::net::SocketAddr = listen.parse().map_err(|_| {
+        anyhow::anyhow!("--listen {listen}: not an address and port such as 127.0.0.1:9187")
+    })?;
+    let bound = http::serve(addr, state.clone(), token, Arc::new(|| 0))?;
+    tracing::info!(listen = %bound, "serving /healthz, /metrics, /api/status and the dashboard");
     let mut daemon = Daemon {
         ctx: Ctx {
             cancel: lifeboat_core::CancelToken::new(),
@@ -56,6 +84,8 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         },
         config,
         plan,
+        state,
+        reader,
         tx,
         deadline: None,
     };
@@ -74,6 +104,7 @@ impl Daemon {
             } else if self.plan.is_idle() {
                 return;
             }
+            self.state.beat(&self.plan);
             match rx.recv_timeout(self.sleep()) {
                 Ok(Msg::Finished(key, outcome)) => {
                     let ok = outcome.ok;
@@ -115,9 +146,14 @@ impl Daemon {
     fn spawn(&self, key: JobKey) {
         tracing::info!(job = %key, "job started");
         let (ctx, config, tx) = (self.ctx.clone(), Arc::clone(&self.config), self.tx.clone());
+        let (state, reader) = (self.state.clone(), Arc::clone(&self.reader));
         std::thread::spawn(move || {
             let engine = crate::wire::engine_with(&ctx, &config, Arc::new(log::LogEvents));
-            let outcome = jobs::run(&ctx, &config, &engine, &key);
+            let outcome = jobs::run(&ctx, &config, &engine, &key, &state);
+            match read_repository(&reader, &config) {
+                Ok(facts) => state.repository_read(facts),
+                Err(e) => tracing::warn!(error = %e, "could not re-read the repository"),
+            }
             // The loop is gone only when the daemon is exiting.
             let _ = tx.send(Msg::Finished(key, outcome));
         });
@@ -175,12 +211,16 @@ impl Daemon {
         match crate::config::load(&self.ctx.config_path) {
             Ok(loaded) => {
                 let config = Arc::new(loaded.config);
-                let last = last_backups(&config).unwrap_or_default();
+                let newest = match read_repository(&self.reader, &config) {
+                    Ok(facts) => newest_backups(&facts.backups),
+                    Err(_) => Default::default(),
+                };
                 let fresh = Plan::new(&config, Timestamp::now(), false, &|k| {
-                    last_backup(&config, &last, k)
+                    last_backup(&config, &newest, k)
                 });
                 let old = std::mem::replace(&mut self.plan, fresh.clone());
                 self.plan = old.reloaded(fresh);
+                self.state.reconfigure(Arc::clone(&config));
                 self.config = config;
                 self.log_plan("configuration reloaded");
             }
@@ -225,8 +265,35 @@ fn forward_signals(tx: Sender<Msg>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The newest successful backup per source, from one listing of the repository.
-fn last_backups(config: &Config) -> anyhow::Result<NewestBackups> {
-    let mut repo = crate::commands::open_repo(config)?;
-    Ok(lifeboat_engine::schedule::newest_backups(&repo.list()?))
+/// What the state shows of the repository: one snapshot listing and one pack listing.
+fn read_repository(reader: &Reader, config: &Config) -> anyhow::Result<state::RepoFacts> {
+    let mut repo = reader
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok(state::RepoFacts {
+        url: config.repository.url.clone(),
+        backups: repo.list()?,
+        records: repo.verifications()?,
+        size_bytes: repo.data_size()?,
+        read_at: Some(Timestamp::now()),
+        last_prune: None,
+    })
+}
+
+/// `[daemon] token_env`: the token, which must be set when the key is.
+fn bearer_token(
+    config: &Config,
+    path: &std::path::Path,
+) -> anyhow::Result<Option<lifeboat_core::Secret<String>>> {
+    let Some(var) = &config.daemon.token_env else {
+        return Ok(None);
+    };
+    match std::env::var(var) {
+        Ok(token) if !token.is_empty() => Ok(Some(lifeboat_core::Secret::new(token))),
+        _ => Err(crate::config::ConfigError(vec![format!(
+            "{}: key `daemon.token_env`: environment variable {var} is not set",
+            path.display()
+        )])
+        .into()),
+    }
 }

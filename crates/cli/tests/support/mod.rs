@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)] // test support: a panic is the failure report
 
 pub mod bucket;
+pub mod daemon;
 pub mod files;
 pub mod fingerprint;
 pub mod pg;

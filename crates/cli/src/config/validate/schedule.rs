@@ -102,12 +102,7 @@ impl Validator<'_, '_> {
             spec.listen = Some(listen.get_ref().clone());
         }
         spec.token_env = raw.token_env.as_ref().map(|t| t.get_ref().clone());
-        for (key, value) in [("listen", &raw.listen), ("token_env", &raw.token_env)] {
-            if let Some(value) = value {
-                let msg = "the daemon does not serve HTTP in this version yet";
-                self.warn(value.span(), &format!("daemon.{key}"), msg);
-            }
-        }
+
         if let Some(n) = &raw.max_parallel {
             if *n.get_ref() == 0 {
                 self.err(n.span(), "daemon.max_parallel", "must be at least 1");
