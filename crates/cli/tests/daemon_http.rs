@@ -60,10 +60,16 @@ fn metrics_status_and_dashboard_reflect_success_failure_and_verification() {
     ws.run(&["init"]).assert_ok();
     let daemon = Daemon::start(&ws);
     let addr = daemon.addr.clone();
-    assert!(wait_for(Duration::from_secs(30), || std::net::TcpStream::connect(&addr).is_ok()));
+    assert!(wait_for(Duration::from_secs(30), || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    }));
 
     assert_eq!(get(&addr, "/healthz", None).0, 200);
-    assert_eq!(get(&addr, "/metrics", None).0, 401, "the token guards /metrics");
+    assert_eq!(
+        get(&addr, "/metrics", None).0,
+        401,
+        "the token guards /metrics"
+    );
     assert_eq!(get(&addr, "/api/status", Some("wrong")).0, 401);
 
     let mut metrics = String::new();
@@ -73,12 +79,29 @@ fn metrics_status_and_dashboard_reflect_success_failure_and_verification() {
             && metric(&metrics, "lifeboat_backup_failures_total", "bad") >= Some(1.0)
     });
     assert!(reflected, "{metrics}\nlog:\n{}", daemon.text());
-    assert!(metric(&metrics, "lifeboat_backups_total", "ok") >= Some(1.0), "{metrics}");
-    assert_eq!(metric(&metrics, "lifeboat_backup_last_attempt_success", "ok"), Some(1.0));
-    assert_eq!(metric(&metrics, "lifeboat_backup_last_attempt_success", "bad"), Some(0.0));
-    assert!(metric(&metrics, "lifeboat_verify_last_restore_duration_seconds", "ok").is_some());
+    assert!(
+        metric(&metrics, "lifeboat_backups_total", "ok") >= Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "lifeboat_backup_last_attempt_success", "ok"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&metrics, "lifeboat_backup_last_attempt_success", "bad"),
+        Some(0.0)
+    );
+    assert!(metric(
+        &metrics,
+        "lifeboat_verify_last_restore_duration_seconds",
+        "ok"
+    )
+    .is_some());
     assert!(metric(&metrics, "lifeboat_backup_next_timestamp_seconds", "ok").is_some());
-    assert!(metrics.contains("lifeboat_repository_size_bytes{"), "{metrics}");
+    assert!(
+        metrics.contains("lifeboat_repository_size_bytes{"),
+        "{metrics}"
+    );
     assert!(!metrics.contains(TOKEN) && !metrics.contains(support::PASSWORD));
     let file = ws.path("metrics.txt");
     std::fs::write(&file, &metrics).unwrap();
@@ -116,7 +139,12 @@ fn metrics_status_and_dashboard_reflect_success_failure_and_verification() {
 
     // The dashboard in a real browser: the table and the chart appear.
     let url = format!("http://{addr}/#token={TOKEN}");
-    let headless = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000"];
+    let headless = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--virtual-time-budget=10000",
+    ];
     let dom = std::process::Command::new(&chromium)
         .args(headless)
         .arg("--dump-dom")
@@ -124,9 +152,18 @@ fn metrics_status_and_dashboard_reflect_success_failure_and_verification() {
         .output()
         .unwrap();
     let dom = String::from_utf8_lossy(&dom.stdout);
-    assert!(dom.contains("shop/ok (command)") && dom.contains("shop/bad (command)"), "{dom}");
-    assert!(dom.contains(">FAILED<"), "the failing source shows red: {dom}");
-    assert!(dom.contains("id=\"size-line\""), "the chart is drawn: {dom}");
+    assert!(
+        dom.contains("shop/ok (command)") && dom.contains("shop/bad (command)"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(">FAILED<"),
+        "the failing source shows red: {dom}"
+    );
+    assert!(
+        dom.contains("id=\"size-line\""),
+        "the chart is drawn: {dom}"
+    );
     let shot = ws.path("dashboard.png");
     let screenshot = std::process::Command::new(&chromium)
         .args(headless)
@@ -136,7 +173,11 @@ fn metrics_status_and_dashboard_reflect_success_failure_and_verification() {
         .output()
         .unwrap();
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
-    assert!(size > 10_000, "screenshot of {size} bytes: {}", String::from_utf8_lossy(&screenshot.stderr));
+    assert!(
+        size > 10_000,
+        "screenshot of {size} bytes: {}",
+        String::from_utf8_lossy(&screenshot.stderr)
+    );
     if let Some(dir) = std::env::var_os("LIFEBOAT_SCREENSHOT_DIR") {
         std::fs::copy(&shot, std::path::Path::new(&dir).join("dashboard.png")).unwrap();
     }

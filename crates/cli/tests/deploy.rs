@@ -156,14 +156,16 @@ fn backup_service_is_a_hardened_oneshot_that_fails_on_a_failed_backup() {
 }
 
 #[test]
-fn daemon_service_stops_within_the_grace_and_says_it_is_not_there_yet() {
+fn daemon_service_stops_within_the_grace_and_its_command_line_parses() {
     let s = unit("systemd/lifeboat.service");
     assert_eq!(setting(&s, "Service", "Type"), "simple");
     assert!(setting(&s, "Service", "ExecStart").contains(" daemon"));
     assert_eq!(setting(&s, "Service", "Restart"), "on-failure");
     assert_eq!(setting(&s, "Service", "KillSignal"), "SIGTERM");
     assert_eq!(setting(&s, "Service", "TimeoutStopSec"), "60");
-    assert!(read("systemd/lifeboat.service").contains("NOT IN THIS VERSION YET"));
+    let exec = setting(&s, "Service", "ExecStart");
+    assert!(exec.contains("daemon --listen 127.0.0.1:9187"), "{exec}");
+    assert_parses(exec.split_whitespace().skip(1));
 }
 
 // ---- Kubernetes ----
@@ -397,7 +399,7 @@ fn kubernetes_manifests_parse_and_fit_together() {
     let probe = get(pod, "containers.0.livenessProbe.httpGet");
     assert_eq!(str_at(probe, "path"), "/healthz");
     assert_eq!(get(probe, "port").as_u64(), Some(9187));
-    assert!(read("kubernetes/deployment.yaml").contains("NOT IN THIS VERSION YET"));
+    assert_parses(command.iter().skip(1).map(String::as_str));
 
     // No value of the Secret appears in any other manifest.
     let secret = secret_data(&all["Secret"]);
@@ -452,6 +454,22 @@ fn the_configmaps_lifeboat_toml_passes_config_check_with_the_secrets_keys() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(&missing),
         "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The arguments (after the binary) are ones lifeboat accepts: `--help` appended makes
+/// clap check every flag before it prints the help.
+fn assert_parses<'a>(args: impl Iterator<Item = &'a str>) {
+    let args: Vec<&str> = args.collect();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args(&args)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "lifeboat {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
