@@ -104,7 +104,15 @@ fn print_report(report: &lifeboat_engine::BackupReport, quiet: bool) {
         }
     }
     for e in &report.errors {
-        eprintln!("hook FAILED: {e}");
+        eprintln!("FAILED: {e}");
+    }
+    if let (Some(retention), false) = (&report.retention, quiet) {
+        let reclaimed = retention.reclaimed.as_ref().map_or(0, |r| r.removed_bytes);
+        println!(
+            "retention: forgot {} snapshot(s), {} taken out of the index (`lifeboat prune --dry-run` shows why each is kept)",
+            retention.forgotten.len(),
+            bytes(reclaimed)
+        );
     }
     let failed = report.sources.iter().filter(|s| !s.ok).count();
     if !quiet {
