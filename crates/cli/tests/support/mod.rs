@@ -7,6 +7,7 @@
 pub mod bucket;
 pub mod files;
 pub mod fingerprint;
+pub mod http;
 pub mod pg;
 
 use std::net::TcpListener;
