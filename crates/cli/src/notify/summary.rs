@@ -22,47 +22,61 @@ pub fn of_backup(
         }
     }
     // A hook's failure is `APP: …`; anything else (retention) concerns the whole run.
-    let of_app = |e: &String, app: &str| e.strip_prefix(app).is_some_and(|r| r.starts_with(": "));
-    let general: Vec<&String> = report
+    let general: Vec<String> = report
         .errors
         .iter()
-        .filter(|e| !names.iter().any(|app| of_app(e, app)))
+        .filter(|e| !names.iter().any(|app| is_of_app(e, app)))
+        .cloned()
         .collect();
     names
         .iter()
         .map(|app| {
-            let sources: Vec<SourceOutcome> = report
-                .sources
-                .iter()
-                .filter(|s| s.app == *app)
-                .map(backed_up)
-                .collect();
-            let mut errors: Vec<String> = report
-                .errors
-                .iter()
-                .filter(|e| of_app(e, app))
-                .cloned()
-                .collect();
-            errors.extend(general.iter().map(|e| (*e).clone()));
-            if report.cancelled {
-                errors.push("the run was interrupted: nothing partial was saved".into());
-            }
-            let ok = errors.is_empty() && sources.iter().all(|s| s.ok);
-            RunSummary {
-                trigger: if ok {
-                    Trigger::Success
-                } else {
-                    Trigger::Failure
-                },
-                app: (*app).to_string(),
-                run_id: Some(report.run_id.clone()),
-                host: host.to_string(),
-                duration_ms: millis(took),
-                sources,
-                errors,
-            }
+            let mut summary = app_backup(report, app, &general);
+            summary.host = host.to_string();
+            summary.duration_ms = millis(took);
+            summary
         })
         .collect()
+}
+
+fn is_of_app(error: &str, app: &str) -> bool {
+    error
+        .strip_prefix(app)
+        .is_some_and(|rest| rest.starts_with(": "))
+}
+
+/// `app`'s part of the report, with the failures of the whole run (`general`).
+fn app_backup(report: &BackupReport, app: &str, general: &[String]) -> RunSummary {
+    let sources: Vec<SourceOutcome> = report
+        .sources
+        .iter()
+        .filter(|s| s.app == app)
+        .map(backed_up)
+        .collect();
+    let mut errors: Vec<String> = report
+        .errors
+        .iter()
+        .filter(|e| is_of_app(e, app))
+        .cloned()
+        .collect();
+    errors.extend_from_slice(general);
+    if report.cancelled {
+        errors.push("the run was interrupted: nothing partial was saved".into());
+    }
+    let ok = errors.is_empty() && sources.iter().all(|s| s.ok);
+    RunSummary {
+        trigger: if ok {
+            Trigger::Success
+        } else {
+            Trigger::Failure
+        },
+        app: app.to_string(),
+        run_id: Some(report.run_id.clone()),
+        host: String::new(),
+        duration_ms: 0,
+        sources,
+        errors,
+    }
 }
 
 /// A run that ended in an error before it had a report (the repository failed).

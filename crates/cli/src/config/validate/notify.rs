@@ -30,21 +30,10 @@ impl Validator<'_, '_> {
                 }))
             }
             "healthchecks" => {
-                self.not_for(&n.format, "format", "webhook");
-                self.not_for(&n.on, "on", "webhook");
-                self.not_for(&n.environment, "environment", "webhook");
-                let app = match &n.app {
-                    Some(app) if !apps.contains(app.get_ref()) => {
-                        let msg =
-                            format!("`{}` is not an app of this configuration", app.get_ref());
-                        self.err(app.span(), "notify.app", msg);
-                        return None;
-                    }
-                    app => app.as_ref().map(|a| a.get_ref().clone()),
-                };
+                let app = self.healthchecks(n, apps);
                 Some(NotifySpec::Healthchecks(HealthchecksSpec {
                     url: url?,
-                    app,
+                    app: app?,
                 }))
             }
             other => {
@@ -52,6 +41,21 @@ impl Validator<'_, '_> {
                 self.err(n.kind.span(), "notify.kind", msg);
                 None
             }
+        }
+    }
+
+    /// The keys of a healthchecks entry: only `app`, which must name an app.
+    fn healthchecks(&mut self, n: &RawNotify, apps: &[String]) -> Option<Option<String>> {
+        self.not_for(&n.format, "format", "webhook");
+        self.not_for(&n.on, "on", "webhook");
+        self.not_for(&n.environment, "environment", "webhook");
+        match &n.app {
+            Some(app) if !apps.contains(app.get_ref()) => {
+                let msg = format!("`{}` is not an app of this configuration", app.get_ref());
+                self.err(app.span(), "notify.app", msg);
+                None
+            }
+            app => Some(app.as_ref().map(|a| a.get_ref().clone())),
         }
     }
 
@@ -142,30 +146,32 @@ impl Validator<'_, '_> {
             }
         };
         let key_path = format!("notify.{key}");
-        let url = match key {
-            "url" => value.get_ref().trim().to_string(),
-            "url_env" => match std::env::var(value.get_ref()) {
-                Ok(url) if !url.is_empty() => url,
-                _ => {
-                    let msg = format!("environment variable {} is not set", value.get_ref());
-                    self.err(value.span(), &key_path, msg);
-                    return None;
-                }
-            },
-            _ => match std::fs::read_to_string(value.get_ref()) {
-                Ok(url) => url.trim().to_string(),
-                Err(e) => {
-                    let msg = format!("cannot read {}: {e}", value.get_ref());
-                    self.err(value.span(), &key_path, msg);
-                    return None;
-                }
-            },
+        let url = match read_url(key, value.get_ref()) {
+            Ok(url) => url,
+            Err(why) => {
+                self.err(value.span(), &key_path, why);
+                return None;
+            }
         };
         if let Err(why) = check_url(&url) {
             self.err(value.span(), &key_path, format!("bad URL: {why}"));
             return None;
         }
         Some(Secret::new(url))
+    }
+}
+
+/// The URL that `key` gives with `value`: itself, a variable's or a file's content.
+fn read_url(key: &str, value: &str) -> Result<String, String> {
+    match key {
+        "url" => Ok(value.trim().to_string()),
+        "url_env" => match std::env::var(value) {
+            Ok(url) if !url.is_empty() => Ok(url.trim().to_string()),
+            _ => Err(format!("environment variable {value} is not set")),
+        },
+        _ => std::fs::read_to_string(value)
+            .map(|url| url.trim().to_string())
+            .map_err(|e| format!("cannot read {value}: {e}")),
     }
 }
 
