@@ -19,8 +19,12 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let loaded = super::load_config(ctx)?;
     let selected = super::selected(&loaded.config, &args.specs)?;
     let notifier = crate::notify::Notifier::new(&loaded.config);
-    let mut apps: Vec<&str> = selected.iter().map(|(app, _)| app.name.as_str()).collect();
-    apps.dedup();
+    let mut apps: Vec<&str> = Vec::new();
+    for (app, _) in &selected {
+        if !apps.contains(&app.name.as_str()) {
+            apps.push(&app.name);
+        }
+    }
     let (run, failed) = match verify(ctx, &loaded.config, &selected, &args.snapshot) {
         Ok(done) => done,
         Err(e) => {
