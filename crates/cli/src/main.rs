@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod daemon;
 mod exit;
+mod notify;
 mod output;
 mod progress;
 mod wire;

@@ -10,6 +10,7 @@ pub mod fill;
 pub mod layout;
 pub mod manifest;
 pub mod model;
+pub mod notify;
 pub mod ports;
 pub mod report;
 pub mod retention;
@@ -27,6 +28,7 @@ pub use model::{
     MysqlSettings, PostgresSettings, RedisRestoreMode, RedisSettings, RepositorySpec, Schedules,
     SourceKind, SourceSpec, SqliteSettings,
 };
+pub use notify::NotifySpec;
 pub use report::{RestoreOptions, VerifyReport};
 pub use retention::{Candidate, Decision, KeepWithin, Retention, RetentionPolicy};
 pub use schedule::Schedule;

@@ -15,6 +15,8 @@ pub struct Config {
     pub timezone: String,
     /// `[daemon]`: how `lifeboat daemon` runs the schedules.
     pub daemon: DaemonSpec,
+    /// `[[notify]]`: webhooks and dead-man's switches told about runs.
+    pub notify: Vec<crate::notify::NotifySpec>,
 }
 
 /// `[daemon]`.

@@ -196,6 +196,7 @@ mod tests {
             apps: vec![app],
             timezone: "UTC".into(),
             daemon: DaemonSpec::default(),
+            notify: Vec::new(),
         }
     }
 

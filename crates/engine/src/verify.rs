@@ -17,6 +17,8 @@ use std::time::Instant;
 /// could not be verified at all.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VerifyRun {
+    /// The run id its results were recorded under.
+    pub run_id: String,
     pub reports: Vec<VerifyReport>,
     pub errors: Vec<String>,
 }
@@ -39,7 +41,10 @@ impl Engine {
         done: &mut dyn FnMut(Result<&VerifyReport, &Error>),
     ) -> Result<VerifyRun, Error> {
         let (run_id, now) = self.new_run();
-        let mut run = VerifyRun::default();
+        let mut run = VerifyRun {
+            run_id: run_id.clone(),
+            ..VerifyRun::default()
+        };
         for (app, source) in selected {
             match self.verify_source(repo, app, source, snapshot, &run_id, &now) {
                 Ok(report) => {

@@ -1,4 +1,4 @@
-//! `lifeboat backup [SPEC…]`: one backup cycle now.
+//! `lifeboat backup [SPEC…]`: one backup cycle now, told to `[[notify]]`.
 
 use crate::output::{bytes, millis};
 use crate::Ctx;
@@ -35,16 +35,28 @@ pub fn run(ctx: &Ctx, args: BackupArgs) -> anyhow::Result<ExitCode> {
         &ctx.cancel,
     );
     let engine = crate::wire::engine(ctx, &loaded.config);
+    let notifier = crate::notify::Notifier::new(&loaded.config);
     let (run_id, now) = engine.new_run();
-    let mut report = engine.run_backup(&mut repo, &selected, &run_id, &now)?;
+    let apps: Vec<&str> = selected.iter().map(|(app, _)| app.name.as_str()).collect();
+    let notice = notifier.backup_started(&run_id, &apps);
+    let mut report = match engine.run_backup(&mut repo, &selected, &run_id, &now) {
+        Ok(report) => report,
+        Err(e) => {
+            notifier.backup_failed(&notice, &e.to_string());
+            notifier.flush_before_exit();
+            return Err(e.into());
+        }
+    };
     if !report.cancelled {
         retain(&engine, &mut repo, &loaded.config, &mut report);
     }
+    notifier.backup_finished(&notice, &report);
     if ctx.json {
         crate::output::json(&report)?;
     } else {
         print_report(&report, ctx.quiet);
     }
+    notifier.flush_before_exit();
     Ok(if report.cancelled {
         eprintln!("interrupted: nothing partial was saved; after_backup hooks ran");
         ExitCode::from(crate::exit::INTERRUPTED)

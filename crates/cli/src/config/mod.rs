@@ -95,4 +95,6 @@ impl Positions<'_> {
 }
 
 #[cfg(test)]
+mod notify_tests;
+#[cfg(test)]
 mod tests;

@@ -166,15 +166,16 @@ pub struct RawSource {
     pub secret_key_env: Option<S<String>>,
 }
 
-// Parsed so that its keys validate; acted on by later versions.
-#[allow(dead_code)]
+/// Every key either kind accepts; validation checks which belong to the chosen kind.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNotify {
     pub kind: S<String>,
-    pub url: S<String>,
+    pub url: Option<S<String>>,
+    pub url_env: Option<S<String>>,
+    pub url_file: Option<S<String>>,
     pub format: Option<S<String>>,
-    #[serde(default)]
-    pub on: Vec<String>,
+    pub on: Option<S<Vec<S<String>>>>,
     pub environment: Option<S<String>>,
+    pub app: Option<S<String>>,
 }

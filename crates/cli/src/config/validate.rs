@@ -1,7 +1,8 @@
 //! Raw configuration → domain model, collecting every error with its position: the
 //! repository, the unsupported top-level tables, apps and their source lists. The
-//! settings of each source kind are checked in `sources`.
+//! settings of each source kind are checked in `sources`, `[[notify]]` in `notify`.
 
+mod notify;
 mod retention;
 mod schedule;
 mod sources;
@@ -36,13 +37,6 @@ pub(super) fn validate(
             "offsite copies are not supported by this version yet",
         );
     }
-    for notify in &raw.notify {
-        v.unsupported(
-            notify.span(),
-            "notify",
-            "notifications are not supported by this version yet",
-        );
-    }
     let defaults = raw.defaults.as_ref().map(|d| d.get_ref());
     let timezone = v.timezone(defaults.and_then(|d| d.timezone.as_ref()));
     let default_retention = defaults
@@ -53,6 +47,12 @@ pub(super) fn validate(
         None => Schedules::default(),
     };
     let daemon = v.daemon(raw.daemon.as_ref());
+    let app_names: Vec<String> = raw
+        .app
+        .iter()
+        .map(|a| a.get_ref().name.get_ref().clone())
+        .collect();
+    let notify = v.notifies(&raw.notify, &app_names);
     let apps = v.apps(raw.app, default_retention.as_ref(), &default_schedules);
     match (repository, v.errors.is_empty()) {
         (Some(repository), true) => Ok((
@@ -61,6 +61,7 @@ pub(super) fn validate(
                 apps,
                 timezone,
                 daemon,
+                notify,
             },
             v.warnings,
         )),

@@ -8,6 +8,7 @@ pub mod bucket;
 pub mod daemon;
 pub mod files;
 pub mod fingerprint;
+pub mod http;
 pub mod pg;
 
 use std::net::TcpListener;

@@ -30,6 +30,7 @@ fn config(apps: Vec<AppSpec>, max_parallel: usize) -> Config {
             max_parallel,
             ..DaemonSpec::default()
         },
+        notify: Vec::new(),
     }
 }
 
