@@ -187,3 +187,38 @@ fn metrics_status_and_dashboard_reflect_success_failure_and_verification() {
     assert_eq!(code, Some(0), "{log}");
     assert!(!log.contains(TOKEN), "the token never appears in the log");
 }
+
+#[test]
+fn daemon_runs_notify_webhooks_and_healthchecks_and_counts_them() {
+    let rx = support::http::Receiver::ok();
+    let mut ws = Workspace::new();
+    ws.env.push(("LIFEBOAT_TEST_TOKEN".into(), TOKEN.into()));
+    let notify = format!(
+        "\n[[notify]]\nkind = \"webhook\"\nformat = \"json\"\nurl = \"{}\"\non = [\"failure\", \"success\"]\n\n[[notify]]\nkind = \"healthchecks\"\nurl = \"{}\"\n",
+        rx.url("/hook"),
+        rx.url("/hc")
+    );
+    ws.config(&format!("{}{notify}", config()));
+    ws.run(&["init"]).assert_ok();
+    let daemon = Daemon::start(&ws);
+    let addr = daemon.addr.clone();
+    let delivered = wait_for(Duration::from_secs(60), || {
+        rx.to("/hc/fail").len() >= 1 && rx.to("/hook").len() >= 1
+    });
+    assert!(delivered, "{:?}\nlog:\n{}", rx.requests(), daemon.text());
+    let paths: Vec<String> = rx.to("/hc").into_iter().map(|r| r.path).collect();
+    assert_eq!(paths[..2], ["/hc/start", "/hc/fail"], "{paths:?}");
+    let hook = rx.to("/hook").remove(0).json();
+    assert_eq!(hook["app"], "shop", "{hook}");
+    assert!(hook.to_string().contains("connection refused"), "{hook}");
+    let metrics = get(&addr, "/metrics", Some(TOKEN)).1;
+    let delivered_total = metrics
+        .lines()
+        .find(|l| l.starts_with("lifeboat_notifications_delivered_total{"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(delivered_total >= Some(3.0), "{metrics}");
+    daemon.signal("TERM");
+    let (code, log) = daemon.wait(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{log}");
+}

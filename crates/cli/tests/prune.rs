@@ -42,8 +42,16 @@ fn retention_after_each_backup_keeps_the_newest_n_of_that_source_only() {
         said.push(ws.run(&["backup"]).assert_ok().stdout);
         kept.push(ws.snapshots_of("shop", "db").last().unwrap()["id"].clone());
     }
-    assert!(said[0].contains("retention: forgot 0 snapshot(s)"), "{}", said[0]);
-    assert!(said[3].contains("retention: forgot 1 snapshot(s)"), "{}", said[3]);
+    assert!(
+        said[0].contains("retention: forgot 0 snapshot(s)"),
+        "{}",
+        said[0]
+    );
+    assert!(
+        said[3].contains("retention: forgot 1 snapshot(s)"),
+        "{}",
+        said[3]
+    );
     let db: Vec<_> = ws
         .snapshots_of("shop", "db")
         .iter()

@@ -23,7 +23,6 @@ const DASHBOARD: &str = include_str!("dashboard.html");
 struct App {
     state: State,
     token: Option<Arc<Secret<String>>>,
-    undelivered: Arc<dyn Fn() -> u64 + Send + Sync>,
 }
 
 /// Binds `addr` now (so that a taken port fails the start with a clear message) and
@@ -32,7 +31,6 @@ pub fn serve(
     addr: SocketAddr,
     state: State,
     token: Option<Secret<String>>,
-    undelivered: Arc<dyn Fn() -> u64 + Send + Sync>,
 ) -> anyhow::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind(addr)
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
@@ -41,7 +39,6 @@ pub fn serve(
     let app = App {
         state,
         token: token.map(Arc::new),
-        undelivered,
     };
     let router = Router::new()
         .route("/healthz", get(healthz))
@@ -130,7 +127,12 @@ async fn metrics(Shared(app): Shared<App>, headers: HeaderMap) -> Response {
         return refused;
     }
     let view = app.state.view(jiff::Timestamp::now());
-    let body = super::metrics::render(&view, lifeboat_repo::lock_waits(), (app.undelivered)());
+    let counters = super::metrics::Counters {
+        lock_waits: lifeboat_repo::lock_waits(),
+        notifications_delivered: crate::notify::delivered_total(),
+        notifications_undelivered: crate::notify::undelivered_total(),
+    };
+    let body = super::metrics::render(&view, &counters);
     (
         [(
             header::CONTENT_TYPE,

@@ -4,6 +4,7 @@
 //! as the matching command does, and logs one line per outcome.
 
 use super::state::State;
+use crate::notify::Notifier;
 use crate::Ctx;
 use lifeboat_core::{AppSpec, Config, SourceSpec};
 use lifeboat_engine::{Engine, JobKey, Work};
@@ -17,17 +18,29 @@ pub struct Outcome {
     pub stored: bool,
 }
 
-pub fn run(ctx: &Ctx, config: &Config, engine: &Engine, key: &JobKey, state: &State) -> Outcome {
+/// What a job works with besides the engine: the daemon's state and its notifier.
+pub struct Services<'a> {
+    pub state: &'a State,
+    pub notifier: &'a Notifier,
+}
+
+pub fn run(
+    ctx: &Ctx,
+    config: &Config,
+    engine: &Engine,
+    key: &JobKey,
+    with: &Services<'_>,
+) -> Outcome {
     let Some((app, sources)) = key.sources(config) else {
         tracing::warn!(job = %key, "skipped: the app is no longer in the configuration");
         return Outcome::default();
     };
     let result = match key.work {
-        Work::Backup => backup(config, engine, app, sources, state),
-        Work::Verify => verify(ctx, config, engine, app, sources, state),
+        Work::Backup => backup(config, engine, app, sources, with),
+        Work::Verify => verify(ctx, config, engine, app, sources, with),
         Work::Prune | Work::Retain => {
             let done = prune(ctx, config, engine, app, sources, key.work);
-            state.pruned(jiff::Timestamp::now());
+            with.state.pruned(jiff::Timestamp::now());
             done
         }
     };
@@ -45,7 +58,7 @@ fn backup(
     engine: &Engine,
     app: &AppSpec,
     sources: Vec<&SourceSpec>,
-    state: &State,
+    with: &Services<'_>,
 ) -> anyhow::Result<Outcome> {
     let mut repo = lifeboat_repo::RepoSlot::open_in_background(
         crate::commands::repo_options(config),
@@ -53,8 +66,16 @@ fn backup(
         &engine.cancel,
     );
     let (run_id, now) = engine.new_run();
-    let report = engine.run_backup(&mut repo, &[(app, sources)], &run_id, &now)?;
-    state.backup_done(&report, now.timestamp());
+    let notice = with.notifier.backup_started(&run_id, &[app.name.as_str()]);
+    let report = match engine.run_backup(&mut repo, &[(app, sources)], &run_id, &now) {
+        Ok(report) => report,
+        Err(e) => {
+            with.notifier.backup_failed(&notice, &e.to_string());
+            return Err(e.into());
+        }
+    };
+    with.notifier.backup_finished(&notice, &report);
+    with.state.backup_done(&report, now.timestamp());
     for e in &report.errors {
         tracing::error!(app = %app.name, run = %run_id, error = %e, "hook failed");
     }
@@ -71,8 +92,27 @@ fn verify(
     engine: &Engine,
     app: &AppSpec,
     sources: Vec<&SourceSpec>,
-    state: &State,
+    with: &Services<'_>,
 ) -> anyhow::Result<Outcome> {
+    let run = verify_run(ctx, config, engine, app, sources, with.state);
+    match &run {
+        Ok(run) => with.notifier.verify_finished(&app.name, run),
+        Err(e) => with.notifier.verify_failed(&app.name, &format!("{e:#}")),
+    }
+    Ok(Outcome {
+        ok: run?.ok(),
+        stored: false,
+    })
+}
+
+fn verify_run(
+    ctx: &Ctx,
+    config: &Config,
+    engine: &Engine,
+    app: &AppSpec,
+    sources: Vec<&SourceSpec>,
+    state: &State,
+) -> anyhow::Result<lifeboat_engine::VerifyRun> {
     let mut repo = crate::commands::open_locked(ctx, config, LockKind::Shared)?;
     let selected: Vec<(&AppSpec, &SourceSpec)> = sources.into_iter().map(|s| (app, s)).collect();
     let run = engine.verify_all(&mut repo, &selected, "latest", &mut |done| match done {
@@ -92,10 +132,7 @@ fn verify(
         }
         Err(e) => tracing::error!(app = %app.name, error = %e, "verification FAILED"),
     })?;
-    Ok(Outcome {
-        ok: run.ok(),
-        stored: false,
-    })
+    Ok(run)
 }
 
 fn prune(

@@ -133,8 +133,15 @@ fn labels(s: &SourceView) -> String {
     )
 }
 
-/// The whole exposition. `undelivered` counts notifications that could not be sent.
-pub fn render(view: &StatusView, lock_waits: u64, undelivered: u64) -> String {
+/// Process-wide counters beside the state.
+pub struct Counters {
+    pub lock_waits: u64,
+    pub notifications_delivered: u64,
+    pub notifications_undelivered: u64,
+}
+
+/// The whole exposition.
+pub fn render(view: &StatusView, counters: &Counters) -> String {
     let mut out = String::new();
     for family in SOURCE_FAMILIES {
         let _ = writeln!(out, "# HELP {} {}", family.name, family.help);
@@ -176,13 +183,19 @@ pub fn render(view: &StatusView, lock_waits: u64, undelivered: u64) -> String {
         "lifeboat_repository_lock_waits_total",
         "counter",
         "Times this daemon waited for another process's repository lock.",
-        Some(lock_waits as f64),
+        Some(counters.lock_waits as f64),
+    );
+    gauge(
+        "lifeboat_notifications_delivered_total",
+        "counter",
+        "Notifications delivered by this daemon.",
+        Some(counters.notifications_delivered as f64),
     );
     gauge(
         "lifeboat_notifications_undelivered_total",
         "counter",
         "Notifications that could not be delivered after their retries.",
-        Some(undelivered as f64),
+        Some(counters.notifications_undelivered as f64),
     );
     gauge(
         "lifeboat_jobs_running",

@@ -42,6 +42,8 @@ struct Daemon {
     config: Arc<Config>,
     plan: Plan,
     state: state::State,
+    /// Replaced on reload; a job keeps the one it started with until it ends.
+    notifier: Arc<crate::notify::Notifier>,
     /// One open handle (no lock) to re-read the repository after each job.
     reader: Reader,
     tx: Sender<Msg>,
@@ -75,13 +77,14 @@ pub fn run(ctx: &Ctx, args: &crate::commands::daemon::DaemonArgs) -> anyhow::Res
     let addr: std::net::SocketAddr = listen.parse().map_err(|_| {
         anyhow::anyhow!("--listen {listen}: not an address and port such as 127.0.0.1:9187")
     })?;
-    let bound = http::serve(addr, state.clone(), token, Arc::new(|| 0))?;
+    let bound = http::serve(addr, state.clone(), token)?;
     tracing::info!(listen = %bound, "serving /healthz, /metrics, /api/status and the dashboard");
     let mut daemon = Daemon {
         ctx: Ctx {
             cancel: lifeboat_core::CancelToken::new(),
             ..ctx.clone()
         },
+        notifier: Arc::new(crate::notify::Notifier::new(&config)),
         config,
         plan,
         state,
@@ -91,7 +94,8 @@ pub fn run(ctx: &Ctx, args: &crate::commands::daemon::DaemonArgs) -> anyhow::Res
     };
     daemon.log_plan("started");
     daemon.run_loop(&rx);
-    tracing::info!("stopped");
+    let lost = daemon.notifier.flush_before_exit();
+    tracing::info!(undelivered_notifications = lost, "stopped");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -147,9 +151,14 @@ impl Daemon {
         tracing::info!(job = %key, "job started");
         let (ctx, config, tx) = (self.ctx.clone(), Arc::clone(&self.config), self.tx.clone());
         let (state, reader) = (self.state.clone(), Arc::clone(&self.reader));
+        let notifier = Arc::clone(&self.notifier);
         std::thread::spawn(move || {
             let engine = crate::wire::engine_with(&ctx, &config, Arc::new(log::LogEvents));
-            let outcome = jobs::run(&ctx, &config, &engine, &key, &state);
+            let with = jobs::Services {
+                state: &state,
+                notifier: &notifier,
+            };
+            let outcome = jobs::run(&ctx, &config, &engine, &key, &with);
             match read_repository(&reader, &config) {
                 Ok(facts) => state.repository_read(facts),
                 Err(e) => tracing::warn!(error = %e, "could not re-read the repository"),
@@ -221,6 +230,7 @@ impl Daemon {
                 let old = std::mem::replace(&mut self.plan, fresh.clone());
                 self.plan = old.reloaded(fresh);
                 self.state.reconfigure(Arc::clone(&config));
+                self.notifier = Arc::new(crate::notify::Notifier::new(&config));
                 self.config = config;
                 self.log_plan("configuration reloaded");
             }

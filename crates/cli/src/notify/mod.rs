@@ -8,7 +8,7 @@
 mod deliver;
 mod summary;
 
-pub use deliver::DELIVERY_BOUND;
+pub use deliver::{delivered_total, undelivered_total, DELIVERY_BOUND};
 use deliver::{Message, Pending, Queue};
 use lifeboat_core::notify::{self, NotifySpec, Ping, RunSummary};
 use lifeboat_core::Config;
