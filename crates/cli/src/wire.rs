@@ -22,7 +22,12 @@ pub fn quiet_engine(ctx: &Ctx, config: &Config) -> Engine {
 pub fn engine_with(ctx: &Ctx, config: &Config, events: Arc<dyn Events>) -> Engine {
     Engine::new(
         Arc::new(lifeboat_sources::Adapters),
-        Arc::new(lifeboat_sources::ShellHooks),
+        Arc::new(lifeboat_sources::ShellHooks::hiding(
+            crate::notify::summary::secrets_of(config)
+                .into_iter()
+                .map(lifeboat_core::Secret::new)
+                .collect(),
+        )),
     )
     .with_events(events)
     .with_cancel(ctx.cancel.clone())

@@ -81,6 +81,8 @@ pub struct AppSpec {
     pub after_backup: Vec<String>,
     pub before_restore: Vec<String>,
     pub after_restore: Vec<String>,
+    /// `hook_timeout`: how long one hook command may run (default 5 minutes).
+    pub hook_timeout_secs: u64,
     pub schedules: Schedules,
     pub sources: Vec<SourceSpec>,
 }
@@ -115,6 +117,18 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
+    /// The secrets of this kind's settings.
+    pub fn secrets(&self) -> Vec<&Secret<String>> {
+        let held = match self {
+            SourceKind::Postgres(p) => vec![&p.password],
+            SourceKind::Mysql(m) => vec![&m.password],
+            SourceKind::Redis(r) => vec![&r.password],
+            SourceKind::Bucket(b) => vec![&b.access_key, &b.secret_key],
+            SourceKind::Files(_) | SourceKind::Command(_) | SourceKind::Sqlite(_) => Vec::new(),
+        };
+        held.into_iter().flatten().collect()
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             SourceKind::Postgres(_) => "postgres",
@@ -225,6 +239,26 @@ pub struct BucketSettings {
 }
 
 impl Config {
+    /// Every secret value the configuration holds (passwords, keys, backend options,
+    /// notification URLs): what must never reach a log, a payload or a hook.
+    pub fn secret_values(&self) -> Vec<String> {
+        let repo = &self.repository;
+        let mut secrets = vec![repo.password.expose().clone()];
+        secrets.extend(repo.options.iter().map(|(_, v)| v.expose().clone()));
+        for source in self.apps.iter().flat_map(|a| &a.sources) {
+            secrets.extend(
+                source
+                    .kind
+                    .secrets()
+                    .into_iter()
+                    .map(|s| s.expose().clone()),
+            );
+        }
+        secrets.extend(self.notify.iter().map(|n| n.url().expose().clone()));
+        secrets.retain(|s| !s.is_empty());
+        secrets
+    }
+
     pub fn app(&self, name: &str) -> Option<&AppSpec> {
         self.apps.iter().find(|a| a.name == name)
     }

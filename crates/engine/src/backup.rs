@@ -7,7 +7,7 @@ use crate::Engine;
 use lifeboat_core::layout::{self, payload_root, TAG_PRE_RESTORE};
 use lifeboat_core::manifest::MANIFEST_VERSION;
 use lifeboat_core::ports::{
-    Complete, PayloadStats, Purpose, Repository, SnapshotMeta, StoredSnapshot,
+    Complete, HookCall, HookRun, PayloadStats, Purpose, Repository, SnapshotMeta, StoredSnapshot,
 };
 use lifeboat_core::{AppSpec, Error, Event, Manifest, SourceSpec};
 use serde::Serialize;
@@ -39,6 +39,8 @@ pub struct BackupReport {
     /// The run was interrupted: sources not yet done were skipped, nothing partial was
     /// saved, and the after_backup hooks ran.
     pub cancelled: bool,
+    /// The hook commands that ran, with their output.
+    pub hooks: Vec<HookRun>,
     /// Retention applied after the run to the sources stored (when they have one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention: Option<crate::PruneReport>,
@@ -77,6 +79,7 @@ impl Engine {
             sources: Vec::new(),
             errors: Vec::new(),
             cancelled: false,
+            hooks: Vec::new(),
             retention: None,
         };
         for (app, sources) in selected {
@@ -109,11 +112,22 @@ impl Engine {
             // Never stop an application for a backup that could not be stored.
             repo.ensure_open()?;
         }
+        let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+        let call = |stage, commands, status| HookCall {
+            stage,
+            app: &app.name,
+            run_id,
+            status,
+            sources: names.clone(),
+            commands,
+            timeout: std::time::Duration::from_secs(app.hook_timeout_secs),
+        };
         let before = self
             .hooks
-            .run("before_backup", &app.name, &app.before_backup);
-        if let Err(e) = &before {
-            report.errors.push(format!("{}: {e}", app.name));
+            .run(&call("before_backup", &app.before_backup, ""));
+        match &before {
+            Ok(ran) => report.hooks.extend(ran.iter().cloned()),
+            Err(e) => report.errors.push(format!("{}: {e}", app.name)),
         }
         for source in sources {
             let skip = if self.cancel.is_cancelled() {
@@ -133,7 +147,7 @@ impl Engine {
             repo.set_progress(None);
             if let Err(e) = &result {
                 if e.is_repository_problem() {
-                    self.after_backup(app, report);
+                    self.after_backup(report, call("after_backup", &app.after_backup, "failed"));
                     return result.map(drop);
                 }
             }
@@ -148,14 +162,23 @@ impl Engine {
             });
             report.sources.push(done);
         }
-        self.after_backup(app, report);
+        let failed = before.is_err() || report.sources.iter().any(|s| s.app == app.name && !s.ok);
+        let status = if self.cancel.is_cancelled() {
+            "cancelled"
+        } else if failed {
+            "failed"
+        } else {
+            "ok"
+        };
+        self.after_backup(report, call("after_backup", &app.after_backup, status));
         Ok(())
     }
 
     /// Runs always: also after a failure or a cancel (the app may be stopped).
-    fn after_backup(&self, app: &AppSpec, report: &mut BackupReport) {
-        if let Err(e) = self.hooks.run("after_backup", &app.name, &app.after_backup) {
-            report.errors.push(format!("{}: {e}", app.name));
+    fn after_backup(&self, report: &mut BackupReport, call: HookCall<'_>) {
+        match self.hooks.run(&call) {
+            Ok(ran) => report.hooks.extend(ran),
+            Err(e) => report.errors.push(format!("{}: {e}", call.app)),
         }
     }
 

@@ -84,7 +84,10 @@ fn a_failing_before_backup_hook_means_no_dump_and_after_backup_still_runs() {
     assert!(!report.ok());
     assert!(k.sources.log().is_empty(), "dumped: {:?}", k.sources.log());
     assert!(k.repo.saved().is_empty());
-    assert_eq!(k.hooks.ran(), ["before_backup esp", "after_backup esp"]);
+    assert_eq!(
+        k.hooks.ran(),
+        ["before_backup esp", "after_backup esp failed"]
+    );
     assert!(
         report.errors[0].contains("before_backup hook"),
         "{:?}",
@@ -152,7 +155,10 @@ fn a_repository_problem_stops_the_run_after_the_after_backup_hooks() {
         ["backup db"],
         "the second source must not start"
     );
-    assert_eq!(k.hooks.ran(), ["before_backup esp", "after_backup esp"]);
+    assert_eq!(
+        k.hooks.ran(),
+        ["before_backup esp", "after_backup esp failed"]
+    );
 }
 
 #[test]
@@ -173,7 +179,10 @@ fn cancelling_a_stalled_dump_saves_nothing_skips_the_rest_and_runs_after_backup(
         report.sources[1].error.as_deref(),
         Some("skipped: the run was interrupted")
     );
-    assert_eq!(k.hooks.ran(), ["before_backup esp", "after_backup esp"]);
+    assert_eq!(
+        k.hooks.ran(),
+        ["before_backup esp", "after_backup esp cancelled"]
+    );
 }
 
 #[test]

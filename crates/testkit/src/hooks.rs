@@ -1,6 +1,6 @@
 //! Hooks that record every stage they were asked to run and fail the stages told to.
 
-use lifeboat_core::ports::Hooks;
+use lifeboat_core::ports::{HookCall, HookRun, Hooks};
 use lifeboat_core::{Error, ErrorKind};
 use std::sync::Mutex;
 
@@ -16,7 +16,8 @@ impl RecordingHooks {
         lock(&self.failing).push(stage.into());
     }
 
-    /// `stage app` for every stage run, in order (also the failing ones).
+    /// `stage app` for every stage run, in order (also the failing ones); with the
+    /// status for stages after the work (`after_backup shop ok`).
     pub fn ran(&self) -> Vec<String> {
         lock(&self.ran).clone()
     }
@@ -27,17 +28,31 @@ fn lock(m: &Mutex<Vec<String>>) -> std::sync::MutexGuard<'_, Vec<String>> {
 }
 
 impl Hooks for RecordingHooks {
-    fn run(&self, stage: &str, app: &str, commands: &[String]) -> Result<(), Error> {
-        if commands.is_empty() {
-            return Ok(());
-        }
-        lock(&self.ran).push(format!("{stage} {app}"));
+    fn run(&self, call: &HookCall<'_>) -> Result<Vec<HookRun>, Error> {
+        let (stage, app) = (call.stage, call.app);
+        let Some(first) = call.commands.first() else {
+            return Ok(Vec::new());
+        };
+        let line = match call.status {
+            "" => format!("{stage} {app}"),
+            status => format!("{stage} {app} {status}"),
+        };
+        lock(&self.ran).push(line);
         if lock(&self.failing).iter().any(|s| s == stage) {
             return Err(Error::msg(
                 ErrorKind::Source,
-                format!("{stage} hook `{}` exited with status 1", commands[0]),
+                format!("{stage} hook `{first}` exited with status 1"),
             ));
         }
-        Ok(())
+        Ok(call
+            .commands
+            .iter()
+            .map(|c| HookRun {
+                stage: stage.to_string(),
+                command: c.clone(),
+                output: String::new(),
+                duration_ms: 0,
+            })
+            .collect())
     }
 }

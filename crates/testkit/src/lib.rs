@@ -38,6 +38,7 @@ pub fn app_spec(name: &str, sources: &[&str]) -> AppSpec {
         after_backup: vec![format!("after {name}")],
         before_restore: Vec::new(),
         after_restore: Vec::new(),
+        hook_timeout_secs: 300,
         schedules: Default::default(),
         sources: sources.iter().map(|s| source_spec(s)).collect(),
     }

@@ -91,6 +91,7 @@ pub struct RawDefaults {
     pub prune_schedule: Option<S<String>>,
     pub retention: Option<S<RawRetention>>,
     pub timezone: Option<S<String>>,
+    pub hook_timeout: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +125,7 @@ pub struct RawApp {
     pub before_restore: Vec<String>,
     #[serde(default)]
     pub after_restore: Vec<String>,
+    pub hook_timeout: Option<S<String>>,
     pub schedule: Option<S<String>>,
     pub every: Option<S<String>>,
     pub verify_schedule: Option<S<String>>,

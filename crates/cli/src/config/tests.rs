@@ -352,3 +352,22 @@ fn daemon_errors_name_file_line_column_and_key() {
         assert!(e.contains(key) && e.contains(message), "{line}: {e}");
     }
 }
+
+#[test]
+fn hook_timeout_inherits_and_errors_name_the_key() {
+    let text = with_schedules("[defaults]\nhook_timeout = \"90s\"\n", "");
+    let loaded = with_pw(|| check(&text)).unwrap();
+    assert_eq!(loaded.config.apps[0].hook_timeout_secs, 90);
+    let own = with_pw(|| check(&with_schedules("", "hook_timeout = \"2m\""))).unwrap();
+    assert_eq!(own.config.apps[0].hook_timeout_secs, 120);
+    let none = with_pw(|| check(GOOD)).unwrap();
+    assert_eq!(none.config.apps[0].hook_timeout_secs, 300);
+    for (value, message) in [("0s", "longer than 0s"), ("soon", "soon")] {
+        let e = with_pw(|| error_of(&with_schedules("", &format!("hook_timeout = \"{value}\""))));
+        assert!(
+            e.contains("lifeboat.toml:9:16: key `app.hook_timeout`"),
+            "{e}"
+        );
+        assert!(e.contains(message), "{e}");
+    }
+}

@@ -14,6 +14,13 @@ use lifeboat_core::{AppSpec, Config, RepositorySpec, Retention, Schedules, Secre
 use std::collections::HashMap;
 use toml::Spanned;
 
+/// What an app takes from `[defaults]` when it does not set it.
+struct Inherited<'a> {
+    retention: Option<&'a Retention>,
+    schedules: &'a Schedules,
+    hook_timeout_secs: u64,
+}
+
 struct Validator<'d, 't> {
     doc: &'d Positions<'t>,
     errors: Vec<String>,
@@ -53,7 +60,17 @@ pub(super) fn validate(
         .map(|a| a.get_ref().name.get_ref().clone())
         .collect();
     let notify = v.notifies(&raw.notify, &app_names);
-    let apps = v.apps(raw.app, default_retention.as_ref(), &default_schedules);
+    let default_hook_timeout = v.hook_timeout(
+        defaults.and_then(|d| d.hook_timeout.as_ref()),
+        "defaults.hook_timeout",
+        lifeboat_core::ports::DEFAULT_HOOK_TIMEOUT.as_secs(),
+    );
+    let inherited = Inherited {
+        retention: default_retention.as_ref(),
+        schedules: &default_schedules,
+        hook_timeout_secs: default_hook_timeout,
+    };
+    let apps = v.apps(raw.app, &inherited);
     match (repository, v.errors.is_empty()) {
         (Some(repository), true) => Ok((
             Config {
@@ -73,6 +90,24 @@ impl Validator<'_, '_> {
     fn err(&mut self, span: std::ops::Range<usize>, key: &str, message: impl AsRef<str>) {
         self.errors
             .push(self.doc.error(&span, key, message.as_ref()));
+    }
+
+    /// A `hook_timeout` duration (positive), or `default` when absent.
+    fn hook_timeout(&mut self, raw: Option<&Spanned<String>>, key: &str, default: u64) -> u64 {
+        let Some(text) = raw else {
+            return default;
+        };
+        match lifeboat_core::duration::parse_seconds(text.get_ref()) {
+            Ok(0) => {
+                self.err(text.span(), key, "must be longer than 0s");
+                default
+            }
+            Ok(secs) => secs,
+            Err(why) => {
+                self.err(text.span(), key, why);
+                default
+            }
+        }
     }
 
     fn unsupported(&mut self, span: std::ops::Range<usize>, key: &str, message: &str) {
@@ -169,12 +204,7 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn apps(
-        &mut self,
-        raw: Vec<Spanned<RawApp>>,
-        default_retention: Option<&Retention>,
-        default_schedules: &Schedules,
-    ) -> Vec<AppSpec> {
+    fn apps(&mut self, raw: Vec<Spanned<RawApp>>, inherited: &Inherited<'_>) -> Vec<AppSpec> {
         let mut seen: HashMap<String, String> = HashMap::new();
         let mut apps = Vec::new();
         for app in raw {
@@ -198,10 +228,15 @@ impl Validator<'_, '_> {
                     "an app needs at least one [[app.source]]",
                 );
             }
-            let schedules = self.schedules(app.schedules(), "app", default_schedules);
+            let schedules = self.schedules(app.schedules(), "app", inherited.schedules);
+            let hook_timeout_secs = self.hook_timeout(
+                app.hook_timeout.as_ref(),
+                "app.hook_timeout",
+                inherited.hook_timeout_secs,
+            );
             let app_retention = match &app.retention {
                 Some(r) => self.retention(r, "app.retention"),
-                None => default_retention.cloned(),
+                None => inherited.retention.cloned(),
             };
             let sources = self.sources(app.name.get_ref(), app.source, app_retention.as_ref());
             apps.push(AppSpec {
@@ -210,6 +245,7 @@ impl Validator<'_, '_> {
                 after_backup: app.after_backup,
                 before_restore: app.before_restore,
                 after_restore: app.after_restore,
+                hook_timeout_secs,
                 schedules,
                 sources,
             });

@@ -6,7 +6,7 @@
 //! command's exit waits for them at most `DELIVERY_BOUND`.
 
 mod deliver;
-mod summary;
+pub mod summary;
 
 pub use deliver::{delivered_total, undelivered_total, DELIVERY_BOUND};
 use deliver::{Message, Pending, Queue};

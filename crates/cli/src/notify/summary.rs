@@ -3,7 +3,7 @@
 //! them.
 
 use lifeboat_core::notify::{RunSummary, SourceOutcome, Trigger};
-use lifeboat_core::{Config, SourceKind};
+use lifeboat_core::Config;
 use lifeboat_engine::{BackupReport, SourceReport, VerifyReport, VerifyRun};
 use std::time::Duration;
 
@@ -155,29 +155,16 @@ fn verified(r: &VerifyReport) -> SourceOutcome {
 
 /// Every secret value the configuration holds, and the daemon's token.
 pub fn secrets_of(config: &Config) -> Vec<String> {
-    let repo = &config.repository;
-    let mut secrets = vec![repo.password.expose().clone()];
-    secrets.extend(repo.options.iter().map(|(_, v)| v.expose().clone()));
-    for source in config.apps.iter().flat_map(|a| &a.sources) {
-        let held = match &source.kind {
-            SourceKind::Postgres(p) => vec![&p.password],
-            SourceKind::Mysql(m) => vec![&m.password],
-            SourceKind::Redis(r) => vec![&r.password],
-            SourceKind::Bucket(b) => vec![&b.access_key, &b.secret_key],
-            SourceKind::Files(_) | SourceKind::Command(_) | SourceKind::Sqlite(_) => Vec::new(),
-        };
-        secrets.extend(held.into_iter().flatten().map(|s| s.expose().clone()));
-    }
-    secrets.extend(config.notify.iter().map(|n| n.url().expose().clone()));
+    let mut secrets = config.secret_values();
     if let Some(token) = config
         .daemon
         .token_env
         .as_ref()
         .and_then(|v| std::env::var(v).ok())
+        .filter(|t| !t.is_empty())
     {
         secrets.push(token);
     }
-    secrets.retain(|s| !s.is_empty());
     secrets
 }
 

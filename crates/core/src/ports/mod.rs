@@ -9,7 +9,7 @@ pub mod source;
 
 pub use clock::{Clock, SystemClock};
 pub use events::{Event, Events, NoEvents, RecordedEvents};
-pub use hooks::Hooks;
+pub use hooks::{HookCall, HookRun, Hooks, DEFAULT_HOOK_TIMEOUT};
 pub use repository::{
     LockKind, ManifestFn, Payload, PayloadStats, Progress, PruneSummary, Repository, SnapshotInfo,
     SnapshotMeta, SnapshotReader, SnapshotRef, StoredSnapshot, StreamEntry, StreamStats,

@@ -92,12 +92,25 @@ pub fn run_to_end(
     })
 }
 
-/// Runs a shell command to completion with a timeout, its output discarded but for
-/// stderr's tail (returned); for hooks.
-pub fn run_shell(command: &str, timeout: Duration) -> Result<String, SourceError> {
+/// Runs a shell command to completion with a timeout, with `env` set and `hide`
+/// removed from its environment; returns the tail of its output (stdout and stderr
+/// together). For hooks.
+pub fn run_shell(
+    command: &str,
+    env: &[(&str, String)],
+    hide: &[String],
+    timeout: Duration,
+) -> Result<String, SourceError> {
     let tool = format!("`{command}`");
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(command);
+    // stdout into stderr, whose tail is kept: what a hook prints ends up in the log.
+    cmd.arg("-c").arg(format!("exec 1>&2\n{command}"));
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    for key in hide {
+        cmd.env_remove(key);
+    }
     let mut running = Running::spawn(&tool, &mut cmd, Pipes::None)?;
     match running.wait_timeout(timeout)? {
         Some(_) => running.finish(),
