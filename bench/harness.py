@@ -560,10 +560,11 @@ class Bench:
                 s[label].append(self.r.timed(lb.argv(*args), rss=True))
             s["restic"].append(self.r.timed(restic))
         self.sample_note("B8", s)
-        # What the first list after new backups costs: lifeboat's cache of complete snapshots removed.
+        # What the first list on a machine costs: without lifeboat's record of which snapshots are complete.
         shutil.rmtree(self.tmp / "cache" / "lifeboat", ignore_errors=True)
         cold = self.r.timed(lb.argv("list"))
-        self.notes.append(f"B8 `lifeboat list` without its cache (once, after the runs): {fmt_s(cold.seconds)}; "
+        self.notes.append(f"B8 `lifeboat list` without its record of checked snapshots (once, after the runs): "
+                          f"{fmt_s(cold.seconds)}; "
                           f"the copies share their originals' trees, so a repository of {n} distinct backups "
                           "costs more to check than this one")
         m_r = median([x.seconds for x in s["restic"]])
