@@ -36,6 +36,8 @@ NAMES = {
     "B6": "first backup of the files tree",
     "B7": "second backup of the unchanged tree",
     "M1": "peak RSS: B1 backup and a large `command` stream backup",
+    "B8": "`list` of a repository with many small backups",
+    "B9": "`prune` of about half of those backups",
 }
 SCENARIOS = list(NAMES)
 DB_SCENARIOS = {"B1", "B2", "B3", "B4", "B5", "M1"}
@@ -45,6 +47,11 @@ QUICK_DIVISOR = 20
 # Integer literals that set the size of the data in bench/sql/*.sql (row counts, the id ranges that
 # foreign keys point into, rows a churn day touches); --quick divides them all by QUICK_DIVISOR.
 SCALED_LITERALS = re.compile(r"\b(1500000|400000|30000|20000|15000)\b")
+# B8/B9: small `command` sources backed up once for real, then copied one day back per day.
+MANY_SOURCES = 20
+# The lifeboat commands B8 times against `restic snapshots`, one table row each: (label, arguments).
+# `lifeboat status` (being written) joins as ("status", ["status"]) once it exists.
+B8_COMMANDS = [("list", ["list"])]
 
 
 class Failed(Exception):
@@ -84,6 +91,13 @@ def free_port():
 
 def q(path):
     return shlex.quote(str(path))
+
+
+def toml_value(v):
+    """A TOML value: dicts as inline tables, everything else as JSON (which TOML reads for str/int/bool)."""
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + " }"
+    return json.dumps(v)
 
 
 def lifeboat_default_jobs():
@@ -213,7 +227,7 @@ class Lifeboat:
         lines = ["[repository]", f"url = {json.dumps(str(self.repo))}", 'password_env = "LIFEBOAT_PASSWORD"',
                  "", "[[app]]", 'name = "shop"']
         for source in sources:
-            lines += ["", "[[app.source]]"] + [f"{k} = {json.dumps(v)}" for k, v in source.items()]
+            lines += ["", "[[app.source]]"] + [f"{k} = {toml_value(v)}" for k, v in source.items()]
         self.config.write_text("\n".join(lines) + "\n")
 
     def argv(self, *args):
@@ -244,7 +258,10 @@ class Bench:
         self.runs = args.runs if args.runs is not None else (1 if args.quick else 3)
         self.days = 2 if self.quick else 7
         self.stream_bytes = 512 * MIB if self.quick else 5 * 1024 * MIB
+        self.many_days = 25 if self.quick else 250  # B8/B9: MANY_SOURCES backups a day
         self.lifeboat = Path(os.environ.get("LIFEBOAT_BIN", ROOT / "target" / "release" / "lifeboat"))
+        # bench_fill (crates/repo/examples), built by bench/run beside the binary
+        self.fill = Path(os.environ.get("LIFEBOAT_BENCH_FILL", self.lifeboat.parent / "examples" / "bench_fill"))
         if not os.access(self.lifeboat, os.X_OK):
             raise SystemExit(f"no lifeboat binary at {self.lifeboat} (run bench/run, which builds it)")
         self.bindir = newest_pg_bindir()
@@ -262,6 +279,7 @@ class Bench:
         self.shop_lb = None       # a Lifeboat whose repository holds a backup of `shop` (B4, B5)
         self.shop_gz = None       # `pg_dump shop | gzip` file (B4)
         self.tree_dir = None
+        self.many_lb = None       # a Lifeboat whose repository holds MANY_SOURCES × many_days backups (B8, B9)
 
     # ---------- data ----------
 
@@ -311,6 +329,38 @@ class Bench:
             self.r.run(lb.argv("backup", "shop/db"))
             self.shop_lb = lb
         return self.shop_lb
+
+    def many_sources(self):
+        keep = self.many_days // 2
+        return [{"name": f"s{i:02d}", "kind": "command", "filename": f"s{i:02d}.txt",
+                 "backup_command": f"echo source {i}; seq 1 1000",
+                 "retention": {"strategy": "custom", "keep_daily": keep}} for i in range(1, MANY_SOURCES + 1)]
+
+    def snapshot_count(self, repo):
+        return len(os.listdir(repo / "snapshots"))
+
+    def many_repo(self):
+        """B8/B9's repository (setup, untimed): one real `lifeboat backup` of MANY_SOURCES small `command`
+        sources, then bench_fill's copies of each backup, one per day back, for many_days days. Both tools
+        list it once (checking the counts), which also warms their caches."""
+        if self.many_lb is None:
+            if not os.access(self.fill, os.X_OK):
+                raise Failed(f"no bench_fill at {self.fill}: `cargo build --release -p lifeboat-repo "
+                             "--example bench_fill` (bench/run builds it)")
+            want = MANY_SOURCES * self.many_days
+            log(f"filling a repository with {want} backups (setup, not measured)")
+            t0 = time.perf_counter()
+            lb = Lifeboat(self, "many", self.many_sources())
+            lb.init()
+            self.r.run(lb.argv("backup"))
+            self.r.run([self.fill, lb.repo, str(self.many_days)])
+            listed = len(json.loads(self.r.out(lb.argv("list", "--json"))))
+            seen = len(json.loads(self.r.out(["restic", "-r", lb.repo, "snapshots", "--json"])))
+            if listed != want or seen != want:
+                raise Failed(f"filled repository: lifeboat lists {listed}, restic sees {seen}, want {want}")
+            log(f"{want} backups in {time.perf_counter() - t0:.0f} s, {fmt_b(self.r.du(lb.repo))}")
+            self.many_lb = lb
+        return self.many_lb
 
     # ---------- scenarios ----------
 
@@ -498,6 +548,64 @@ class Bench:
             self.rows.append(Row(sid, NAMES[sid], fmt_s(m_lb), f"restic {fmt_s(m_r)}", f"{fmt_x(m_lb / m_r)} restic",
                                  "≤1.0× restic" + (", < 2 s" if sid == "B7" else ""), verdict(checks)))
 
+    def b8(self):
+        lb = self.many_repo()
+        n = MANY_SOURCES * self.many_days
+        restic = ["restic", "-r", lb.repo, "snapshots"]
+        s = {label: [] for label, _ in B8_COMMANDS}
+        s["restic"] = []
+        for i in range(self.runs):
+            log(f"B8 run {i + 1}/{self.runs}")
+            for label, args in B8_COMMANDS:
+                s[label].append(self.r.timed(lb.argv(*args), rss=True))
+            s["restic"].append(self.r.timed(restic))
+        self.sample_note("B8", s)
+        # What the first list on a machine costs: without lifeboat's record of which snapshots are complete.
+        shutil.rmtree(self.tmp / "cache" / "lifeboat", ignore_errors=True)
+        cold = self.r.timed(lb.argv("list"))
+        self.notes.append(f"B8 `lifeboat list` without its record of checked snapshots (once, after the runs): "
+                          f"{fmt_s(cold.seconds)}; "
+                          f"the copies share their originals' trees, so a repository of {n} distinct backups "
+                          "costs more to check than this one")
+        m_r = median([x.seconds for x in s["restic"]])
+        for label, _ in B8_COMMANDS:
+            m = median([x.seconds for x in s[label]])
+            self.rows.append(Row("B8", f"`{label}`, {n} small backups ({MANY_SOURCES} sources × {self.many_days} days)",
+                                 fmt_s(m), f"`restic snapshots` {fmt_s(m_r)}", f"{fmt_x(m / m_r)} restic",
+                                 "≤1.0× restic, < 2 s", verdict([("restic", m / m_r <= 1.0), ("2 s", m < 2.0)])))
+
+    def b9(self):
+        master = self.many_repo()
+        keep = self.many_days // 2
+        n = MANY_SOURCES * self.many_days
+        want = MANY_SOURCES * keep
+        restic_forget = ["forget", "--prune", "--group-by", "host,paths", "--keep-daily", str(keep)]
+        s = {"lifeboat": [], "restic": []}
+        for i in range(self.runs):
+            log(f"B9 run {i + 1}/{self.runs}")
+            # Fresh copies of the filled repository (untimed), each listed once by its tool (warm-up, as B8).
+            lb = Lifeboat(self, f"b9-{i}", self.many_sources())
+            rr = self.tmp / f"b9-restic-{i}"
+            shutil.copytree(master.repo, lb.repo, symlinks=True)
+            shutil.copytree(master.repo, rr, symlinks=True)
+            self.r.run(lb.argv("list"))
+            self.r.run(["restic", "-r", rr, "snapshots"])
+            s["lifeboat"].append(self.r.timed(lb.argv("prune"), rss=True))
+            s["restic"].append(self.r.timed(["restic", "-r", rr] + restic_forget))
+            left = (self.snapshot_count(lb.repo), self.snapshot_count(rr))
+            lb.remove()
+            shutil.rmtree(rr)
+            if left != (want, want):
+                raise Failed(f"B9: lifeboat kept {left[0]}, restic {left[1]} of {n} backups; want {want} each")
+        self.sample_note("B9", s)
+        m = {k: median([x.seconds for x in v]) for k, v in s.items()}
+        r = m["lifeboat"] / m["restic"]
+        self.rows.append(Row(
+            "B9", f"`prune` keeping {keep} of {self.many_days} days per source ({n} → {want} backups)",
+            fmt_s(m["lifeboat"]),
+            f"`restic forget --prune --group-by host,paths --keep-daily {keep}` {fmt_s(m['restic'])}",
+            f"{fmt_x(r)} restic", "≤1.0× restic", verdict([("restic", r <= 1.0)])))
+
     def m1(self):
         if not self.b1_rss:
             log("M1: one B1-style backup for its peak RSS")
@@ -569,7 +677,7 @@ class Bench:
         plan = [
             ("B1", self.b1), ("B2", lambda: self.churn("B2", "churn_recent.sql", 0.08)),
             ("B3", lambda: self.churn("B3", "churn_uniform.sql", 1.0)), ("B4", self.b4), ("B5", self.b5),
-            ("B6", lambda: self.files(only & {"B6", "B7"})), ("M1", self.m1),
+            ("B6", lambda: self.files(only & {"B6", "B7"})), ("M1", self.m1), ("B8", self.b8), ("B9", self.b9),
         ]
         if only & DB_SCENARIOS:
             self.pg.start()

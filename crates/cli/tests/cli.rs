@@ -136,3 +136,44 @@ fn list_shows_size_added_and_run_ids_in_table_and_json() {
     );
     assert_ne!(json[0]["run_id"], json[1]["run_id"]);
 }
+
+/// A snapshot with lifeboat's tags but no manifest, as a backup interrupted between
+/// rustic's save and lifeboat's delete leaves one (stock restic writes it).
+fn interrupted_backup(ws: &Workspace) {
+    let tags = "lifeboat,app=a,source=data,kind=files,run=cut,purpose=backup";
+    let data = ws.path("data");
+    let out = ws.restic(&["backup", "-q", "--tag", tags, data.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn list_skips_a_snapshot_without_manifest_also_once_it_has_checked_it() {
+    let ws = Workspace::new();
+    simple(&ws);
+    ws.run(&["init"]).assert_ok();
+    ws.run(&["backup"]).assert_ok();
+    interrupted_backup(&ws);
+    let listed = |warnings: usize| {
+        let out = ws.run(&["list", "--json"]).assert_ok();
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(rows.len(), 1, "{}", out.stdout);
+        assert_eq!(
+            out.stderr.matches("has no manifest: ignored").count(),
+            warnings,
+            "{}",
+            out.stderr
+        );
+    };
+    // cold (the trees are read), then from the record the first list wrote
+    listed(1);
+    assert!(ws.path("cache/lifeboat").is_dir(), "the record is kept");
+    listed(1);
+    // one more after the record was written: checked, skipped as well
+    interrupted_backup(&ws);
+    listed(2);
+    listed(2);
+}

@@ -122,6 +122,7 @@ fn tampered_backup(ws: &Workspace) -> String {
         password: lifeboat_core::Secret::new(support::PASSWORD.to_string()),
         options: Default::default(),
         cache_dir: None,
+        state_dir: None,
         lock_wait: std::time::Duration::from_secs(5),
     };
     let mut repo = lifeboat_repo::Repo::open(&opts).unwrap();

@@ -3,7 +3,7 @@
 //! with their verification records, then reclaim space under the exclusive lock.
 
 use crate::Engine;
-use lifeboat_core::ports::{PruneSummary, Repository, SnapshotInfo};
+use lifeboat_core::ports::{Listing, PruneSummary, Repository, SnapshotInfo};
 use lifeboat_core::retention::{plan, Candidate, Decision};
 use lifeboat_core::{AppSpec, Error, SourceSpec};
 use serde::Serialize;
@@ -69,8 +69,9 @@ impl Engine {
         selected: &[(&AppSpec, &SourceSpec)],
         dry_run: bool,
     ) -> Result<PruneReport, Error> {
-        let backups = repo.list()?;
-        let records = repo.verifications()?;
+        // One reading of the snapshot list for both (it is most of what a prune of
+        // many small backups costs).
+        let listing = repo.listing()?;
         let now = self.clock.now().timestamp();
         let tz = &self.timezone;
         let mut report = PruneReport {
@@ -91,7 +92,7 @@ impl Engine {
                     decided.note = Some("no retention configured: every backup is kept".into());
                 }
                 Some(retention) => {
-                    let candidates = candidates(&backups, &records, app, source);
+                    let candidates = candidates(&listing, app, source);
                     decided.decisions = plan(&candidates, retention, now, tz);
                     let gone = decided.decisions.iter().filter(|d| !d.keep);
                     report.forgotten.extend(gone.map(|d| d.id.clone()));
@@ -109,16 +110,12 @@ impl Engine {
 
 /// The source's own snapshots, by their `app=`/`source=` tags: backups, safety
 /// backups and verification records.
-fn candidates(
-    backups: &[SnapshotInfo],
-    records: &[SnapshotInfo],
-    app: &AppSpec,
-    source: &SourceSpec,
-) -> Vec<Candidate> {
+fn candidates(listing: &Listing, app: &AppSpec, source: &SourceSpec) -> Vec<Candidate> {
     let mine = |s: &&SnapshotInfo| s.app == app.name && s.source == source.name;
-    backups
+    listing
+        .backups
         .iter()
-        .chain(records)
+        .chain(&listing.verifications)
         .filter(mine)
         .map(Candidate::from)
         .collect()

@@ -5,6 +5,7 @@
 mod check;
 mod error;
 mod exclude;
+mod known;
 mod location;
 mod lock;
 mod lock_file;
@@ -31,6 +32,6 @@ pub use lock_file::{LockInfo, Stale};
 pub use open::{Repo, RepoOptions};
 pub use read::RepoReader;
 pub use slot::{RepoAccess, RepoSlot};
-pub use snapshots::SnapshotInfo;
+pub use snapshots::{Listing, SnapshotInfo};
 pub use store::{PayloadStats, SnapshotMeta, StoredSnapshot, StreamEntry, StreamStats};
 pub use tree_restore::{Removal, TreeRestoreOptions, Why};

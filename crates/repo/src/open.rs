@@ -23,6 +23,10 @@ pub struct RepoOptions {
     pub options: BTreeMap<String, String>,
     /// Where rustic keeps its local cache; `None` disables the cache.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// Where lifeboat keeps local state about repositories, in a directory per
+    /// repository id: which snapshots are known complete, so that `list` need not
+    /// read their trees again. `None` keeps none (every list checks every snapshot).
+    pub state_dir: Option<std::path::PathBuf>,
     /// How long [`Repo::hold_lock`] waits for a conflicting lock to go.
     pub lock_wait: std::time::Duration,
 }
@@ -41,6 +45,8 @@ pub struct Repo {
     cancel: lifeboat_core::CancelToken,
     /// Told the bytes read so far by the store in progress.
     progress: Option<crate::Progress>,
+    /// This repository's directory of local state (see [`RepoOptions::state_dir`]).
+    pub(crate) state_dir: Option<PathBuf>,
 }
 
 fn backends(opts: &RepoOptions) -> Result<(RepositoryBackends, Location), RepoError> {
@@ -91,6 +97,12 @@ impl Handle {
             local_dir: self.local_dir,
             url: url.to_string(),
         };
+        // Keyed by the repository id, as rustic's cache is: copies of a repository
+        // share it, which is right, since snapshot ids name their content.
+        let state_dir = opts
+            .state_dir
+            .as_ref()
+            .map(|dir| dir.join(inner.config().id.to_hex().as_str()));
         Repo {
             inner: Some(inner),
             url: url.to_string(),
@@ -99,6 +111,7 @@ impl Handle {
             held: None,
             cancel: lifeboat_core::CancelToken::default(),
             progress: None,
+            state_dir,
         }
     }
 }

@@ -4,8 +4,8 @@
 
 use crate::{Repo, RepoAccess, RepoError, RepoReader, RepoSlot};
 use lifeboat_core::ports::{
-    LockKind, ManifestFn, Payload, Progress, PruneSummary, Repository, SnapshotInfo, SnapshotMeta,
-    SnapshotReader, SnapshotRef, StoredSnapshot, TreeRestoreOptions,
+    Listing, LockKind, ManifestFn, Payload, Progress, PruneSummary, Repository, SnapshotInfo,
+    SnapshotMeta, SnapshotReader, SnapshotRef, StoredSnapshot, TreeRestoreOptions,
 };
 use lifeboat_core::{Error, ErrorKind, Manifest};
 use std::io::Write;
@@ -65,8 +65,8 @@ macro_rules! repository_port {
                 Ok(RepoAccess::repo(self)?.list()?)
             }
 
-            fn verifications(&mut self) -> Result<Vec<SnapshotInfo>, Error> {
-                Ok(RepoAccess::repo(self)?.verifications()?)
+            fn listing(&mut self) -> Result<Listing, Error> {
+                Ok(RepoAccess::repo(self)?.listing()?)
             }
 
             fn store(

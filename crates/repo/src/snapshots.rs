@@ -1,13 +1,17 @@
 //! Listing lifeboat snapshots and deleting them.
 
 use crate::error::engine;
+use crate::known::{Checked, KnownSnapshots};
 use crate::{Repo, RepoError};
 use lifeboat_core::layout::{tag_value, MANIFEST_PATH, TAG_LIFEBOAT, TAG_PRE_RESTORE, TAG_VERIFY};
 use rustic_core::repofile::SnapshotFile;
 use rustic_core::repofile::SnapshotId;
+use rustic_core::{IndexedIdsStatus, Repository};
+use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::path::Path;
 
-pub use lifeboat_core::ports::SnapshotInfo;
+pub use lifeboat_core::ports::{Listing, SnapshotInfo};
 
 fn info_of(snap: &SnapshotFile) -> SnapshotInfo {
     let tags: Vec<String> = snap.tags.iter().cloned().collect();
@@ -29,56 +33,137 @@ fn info_of(snap: &SnapshotFile) -> SnapshotInfo {
     }
 }
 
+/// Whether the snapshot's tree holds the manifest: `Complete` or `Incomplete` once its
+/// trees were read, `None` when they could not be (then nothing is concluded). This is
+/// rustic's `node_from_path` walk, which reports both cases as one error.
+fn manifest_in(repo: &Repository<IndexedIdsStatus>, snap: &SnapshotFile) -> Option<Checked> {
+    let mut tree = snap.tree;
+    let mut parts = Path::new(MANIFEST_PATH)
+        .iter()
+        .filter(|p| *p != OsStr::new("/"));
+    let mut next = parts.next();
+    while let Some(name) = next {
+        let nodes = repo.get_tree(&tree).ok()?.nodes;
+        next = parts.next();
+        let Some(node) = nodes.into_iter().find(|n| n.name() == name) else {
+            return Some(Checked::Incomplete);
+        };
+        match (next, node.subtree) {
+            (None, _) if node.is_file() => return Some(Checked::Complete),
+            (Some(_), Some(sub)) if node.is_dir() => tree = sub,
+            _ => return Some(Checked::Incomplete),
+        }
+    }
+    Some(Checked::Incomplete)
+}
+
+/// Checks `snaps` for their manifest, spread over the CPUs: each check reads and
+/// decrypts two trees, and the first list on a machine checks every backup.
+fn check_all(repo: &Repository<IndexedIdsStatus>, snaps: &[SnapshotFile]) -> Vec<Option<Checked>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(8);
+    let chunk = snaps.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = snaps
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|s| manifest_in(repo, s))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
 impl Repo {
     /// Every complete lifeboat backup (a snapshot with its manifest), oldest first.
     /// Snapshots missing their manifest were interrupted between save and clean-up;
     /// they are skipped with a warning.
     pub fn list(&mut self) -> Result<Vec<SnapshotInfo>, RepoError> {
+        Ok(self.listing()?.backups)
+    }
+
+    /// [`Repo::list`] and every verification record (oldest first), from one reading
+    /// of the snapshot files.
+    pub fn listing(&mut self) -> Result<Listing, RepoError> {
         let all = self
             .open_repo()?
             .get_matching_snapshots(|s| {
                 s.tags.contains(TAG_LIFEBOAT) || s.tags.contains(TAG_VERIFY)
             })
             .map_err(engine)?;
-        let (mut verifications, snaps): (Vec<_>, Vec<_>) =
+        let (mut records, snaps): (Vec<_>, Vec<_>) =
             all.into_iter().partition(|s| s.tags.contains(TAG_VERIFY));
-        if snaps.is_empty() {
-            return Ok(Vec::new());
+        records.sort();
+        let verifications: Vec<SnapshotInfo> = records.iter().map(info_of).collect();
+        let mut backups: Vec<SnapshotInfo> = self.complete(snaps)?.iter().map(info_of).collect();
+        // Oldest first, so a later record of the same backup replaces an earlier one.
+        let latest: HashMap<&str, bool> = verifications
+            .iter()
+            .filter_map(|v| {
+                let id = tag_value(&v.tags, "verifies")?;
+                Some((id, tag_value(&v.tags, "result") == Some("pass")))
+            })
+            .collect();
+        for info in &mut backups {
+            info.verified = latest.get(info.id.as_str()).copied();
         }
-        verifications.sort();
-        let mut infos = self.with_index(|repo| {
-            let mut infos = Vec::new();
-            for snap in &snaps {
-                match repo.node_from_path(snap.tree, Path::new(MANIFEST_PATH)) {
-                    Ok(_) => infos.push(info_of(snap)),
-                    Err(_) => {
-                        tracing::warn!(snapshot = %snap.id, "snapshot has no manifest: ignored")
-                    }
-                }
-            }
-            Ok(infos)
-        })?;
-        for info in &mut infos {
-            // sorted oldest first, so the last match is the latest verification
-            info.verified = verifications
-                .iter()
-                .rev()
-                .map(info_of)
-                .find(|v| tag_value(&v.tags, "verifies") == Some(info.id.as_str()))
-                .map(|v| tag_value(&v.tags, "result") == Some("pass"));
-        }
-        infos.sort_by_key(|i| i.timestamp);
-        Ok(infos)
+        backups.sort_by_key(|i| i.timestamp);
+        Ok(Listing {
+            backups,
+            verifications,
+        })
     }
 
-    /// Every verification record, oldest first.
-    pub fn verifications(&mut self) -> Result<Vec<SnapshotInfo>, RepoError> {
-        let mut records = self
-            .open_repo()?
-            .get_matching_snapshots(|s| s.tags.contains(TAG_VERIFY))
-            .map_err(engine)?;
-        records.sort();
-        Ok(records.iter().map(info_of).collect())
+    /// The snapshots of `snaps` that hold their manifest. What the local record
+    /// settled is taken from it; only the others are checked (their trees read, with
+    /// the index loaded), and the record is brought up to date.
+    fn complete(&mut self, snaps: Vec<SnapshotFile>) -> Result<Vec<SnapshotFile>, RepoError> {
+        let known = self.state_dir.as_deref().map(KnownSnapshots::load);
+        let mut found = Vec::with_capacity(snaps.len());
+        let mut unsettled = Vec::new();
+        for snap in snaps {
+            match known.as_ref().and_then(|k| k.get(&snap.id)) {
+                Some(checked) => found.push((snap, Some(checked))),
+                None => unsettled.push(snap),
+            }
+        }
+        if !unsettled.is_empty() {
+            let checked = self.with_index(|repo| Ok(check_all(repo, &unsettled)))?;
+            found.extend(unsettled.into_iter().zip(checked));
+        }
+        if let Some(known) = &known {
+            // Only what was settled goes in: an unreadable tree is checked again.
+            known.store(
+                found
+                    .iter()
+                    .filter_map(|(s, c)| c.map(|c| (s.id, c)))
+                    .collect(),
+            );
+        }
+        let mut complete = Vec::with_capacity(found.len());
+        for (snap, checked) in found {
+            match checked {
+                Some(Checked::Complete) => complete.push(snap),
+                Some(Checked::Incomplete) => {
+                    tracing::warn!(snapshot = %snap.id, "snapshot has no manifest: ignored");
+                }
+                None => {
+                    tracing::warn!(snapshot = %snap.id, "snapshot's tree unreadable, no manifest found: ignored");
+                }
+            }
+        }
+        Ok(complete)
     }
 
     /// Deletes snapshots by full id.

@@ -4,8 +4,9 @@
 
 use lifeboat_core::layout::{tag_value, MANIFEST_PATH, TAG_PRE_RESTORE, TAG_VERIFY};
 use lifeboat_core::ports::{
-    LockKind, ManifestFn, Payload, PayloadStats, Progress, PruneSummary, Repository, SnapshotInfo,
-    SnapshotMeta, SnapshotReader, SnapshotRef, StoredSnapshot, StreamStats, TreeRestoreOptions,
+    Listing, LockKind, ManifestFn, Payload, PayloadStats, Progress, PruneSummary, Repository,
+    SnapshotInfo, SnapshotMeta, SnapshotReader, SnapshotRef, StoredSnapshot, StreamStats,
+    TreeRestoreOptions,
 };
 use lifeboat_core::{Error, ErrorKind, Manifest};
 use sha2::{Digest, Sha256};
@@ -126,13 +127,16 @@ impl Repository for MemRepository {
             .collect())
     }
 
-    fn verifications(&mut self) -> Result<Vec<SnapshotInfo>, Error> {
-        self.check_open()?;
+    fn listing(&mut self) -> Result<Listing, Error> {
+        let backups = self.list()?;
         let records = self
             .saved
             .iter()
             .filter(|s| s.info.tags.iter().any(|t| t == TAG_VERIFY));
-        Ok(records.map(|s| s.info.clone()).collect())
+        Ok(Listing {
+            backups,
+            verifications: records.map(|s| s.info.clone()).collect(),
+        })
     }
 
     fn store(

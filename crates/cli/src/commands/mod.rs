@@ -34,15 +34,20 @@ pub fn load_config(ctx: &Ctx) -> anyhow::Result<Loaded> {
     Ok(loaded)
 }
 
+/// `$XDG_CACHE_HOME/lifeboat`, else `~/.cache/lifeboat`.
+fn lifeboat_cache() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("lifeboat"))
+}
+
 fn cache_dir(url: &str) -> Option<PathBuf> {
     // A local repository needs no cache; remote ones get rustic's cache under ours.
     if !url.contains("://") {
         return None;
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("lifeboat"))
+    lifeboat_cache()
 }
 
 pub fn repo_options(config: &Config) -> RepoOptions {
@@ -56,6 +61,9 @@ pub fn repo_options(config: &Config) -> RepoOptions {
             .map(|(k, v)| (k.clone(), v.expose().clone()))
             .collect(),
         cache_dir: cache_dir(&r.url),
+        // Local repositories too: what it saves (reading every snapshot's tree on each
+        // `list`) costs as much on a local disk as remotely.
+        state_dir: lifeboat_cache(),
         lock_wait: std::time::Duration::from_secs(r.lock_wait_secs),
     }
 }

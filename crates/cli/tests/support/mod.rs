@@ -248,6 +248,11 @@ impl Workspace {
         let env = vec![
             ("LIFEBOAT_PASSWORD".into(), PASSWORD.into()),
             ("TMPDIR".into(), tmp.display().to_string()),
+            // lifeboat's local state (which snapshots are complete) stays in the workspace
+            (
+                "XDG_CACHE_HOME".into(),
+                dir.path().join("cache").display().to_string(),
+            ),
         ];
         Workspace { dir, env }
     }

@@ -11,8 +11,8 @@ pub use clock::{Clock, SystemClock};
 pub use events::{Event, Events, NoEvents, RecordedEvents};
 pub use hooks::{HookCall, HookRun, Hooks, DEFAULT_HOOK_TIMEOUT};
 pub use repository::{
-    LockKind, ManifestFn, Payload, PayloadStats, Progress, PruneSummary, Repository, SnapshotInfo,
-    SnapshotMeta, SnapshotReader, SnapshotRef, StoredSnapshot, StreamEntry, StreamStats,
-    TreeRestoreOptions,
+    Listing, LockKind, ManifestFn, Payload, PayloadStats, Progress, PruneSummary, Repository,
+    SnapshotInfo, SnapshotMeta, SnapshotReader, SnapshotRef, StoredSnapshot, StreamEntry,
+    StreamStats, TreeRestoreOptions,
 };
 pub use source::{Complete, Prepared, Purpose, RestoreTarget, Source, SourceFactory};

@@ -101,6 +101,15 @@ impl SnapshotInfo {
     }
 }
 
+/// The backups and the verification records, from one reading of the snapshot list.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// What [`Repository::list`] returns.
+    pub backups: Vec<SnapshotInfo>,
+    /// Every verification record (tag `lifeboat-verify`), oldest first.
+    pub verifications: Vec<SnapshotInfo>,
+}
+
 /// How a tree restore treats what the target holds beyond the backup.
 #[derive(Debug, Clone, Default)]
 pub struct TreeRestoreOptions {
@@ -180,8 +189,8 @@ pub trait Repository {
     fn ensure_open(&mut self) -> Result<()>;
     /// Every complete lifeboat backup, oldest first.
     fn list(&mut self) -> Result<Vec<SnapshotInfo>>;
-    /// Every verification record (tag `lifeboat-verify`), oldest first.
-    fn verifications(&mut self) -> Result<Vec<SnapshotInfo>>;
+    /// The backups and the verification records; cheaper than two listings (prune).
+    fn listing(&mut self) -> Result<Listing>;
     /// Stores `payload` as one snapshot; the manifest from `manifest` is written only
     /// once the payload was read completely, otherwise nothing is saved.
     fn store(
