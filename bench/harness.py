@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -38,6 +39,7 @@ NAMES = {
     "M1": "peak RSS: B1 backup and a large `command` stream backup",
     "B8": "`list` of a repository with many small backups",
     "B9": "`prune` of about half of those backups",
+    "B10": "daemon `GET /metrics` and `GET /api/status` on that repository",
 }
 SCENARIOS = list(NAMES)
 DB_SCENARIOS = {"B1", "B2", "B3", "B4", "B5", "M1"}
@@ -50,8 +52,9 @@ SCALED_LITERALS = re.compile(r"\b(1500000|400000|30000|20000|15000)\b")
 # B8/B9: small `command` sources backed up once for real, then copied one day back per day.
 MANY_SOURCES = 20
 # The lifeboat commands B8 times against `restic snapshots`, one table row each: (label, arguments).
-# `lifeboat status` (being written) joins as ("status", ["status"]) once it exists.
-B8_COMMANDS = [("list", ["list"])]
+B8_COMMANDS = [("list", ["list"]), ("status", ["status"])]
+# B10: requests per endpoint and repetition against the running daemon.
+B10_REQUESTS = 30
 
 
 class Failed(Exception):
@@ -606,6 +609,47 @@ class Bench:
             f"`restic forget --prune --group-by host,paths --keep-daily {keep}` {fmt_s(m['restic'])}",
             f"{fmt_x(r)} restic", "≤1.0× restic", verdict([("restic", r <= 1.0)])))
 
+    def b10(self):
+        """The daemon on B8's repository (no schedules: nothing runs but HTTP), each endpoint asked
+        B10_REQUESTS times per repetition; the median of all latencies, in ms."""
+        lb = self.many_repo()
+        port = free_port()
+        argv = [str(a) for a in lb.argv("daemon", "--listen", f"127.0.0.1:{port}")]
+        log_file = open(self.r.logs / "b10-daemon.log", "wb")
+        daemon = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+                                  env=self.r.env, cwd=self.tmp, start_new_session=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(base + "/healthz", timeout=2).read()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or daemon.poll() is not None:
+                        raise Failed("B10: the daemon did not come up (see logs/b10-daemon.log)")
+                    time.sleep(0.2)
+            s = {"/metrics": [], "/api/status": []}
+            for i in range(self.runs):
+                log(f"B10 run {i + 1}/{self.runs}")
+                for path in s:
+                    for _ in range(B10_REQUESTS):
+                        t0 = time.perf_counter()
+                        body = urllib.request.urlopen(base + path, timeout=10).read()
+                        s[path].append(time.perf_counter() - t0)
+                    if path == "/api/status" and len(json.loads(body)["sources"]) != MANY_SOURCES:
+                        raise Failed(f"B10: /api/status does not show {MANY_SOURCES} sources")
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=60)
+            log_file.close()
+        n = MANY_SOURCES * self.many_days
+        for path, xs in s.items():
+            m = median(xs) * 1000
+            self.notes.append(f"B10 `GET {path}`: {len(xs)} requests, median {m:.1f} ms, max {max(xs) * 1000:.1f} ms")
+            self.rows.append(Row("B10", f"daemon `GET {path}`, {n} backups in the repository", f"{m:.1f} ms", "–",
+                                 "–", "median < 20 ms", verdict([("20 ms", m < 20)])))
+
     def m1(self):
         if not self.b1_rss:
             log("M1: one B1-style backup for its peak RSS")
@@ -678,6 +722,7 @@ class Bench:
             ("B1", self.b1), ("B2", lambda: self.churn("B2", "churn_recent.sql", 0.08)),
             ("B3", lambda: self.churn("B3", "churn_uniform.sql", 1.0)), ("B4", self.b4), ("B5", self.b5),
             ("B6", lambda: self.files(only & {"B6", "B7"})), ("M1", self.m1), ("B8", self.b8), ("B9", self.b9),
+            ("B10", self.b10),
         ]
         if only & DB_SCENARIOS:
             self.pg.start()

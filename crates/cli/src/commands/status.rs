@@ -28,8 +28,10 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let loaded = super::load_config(ctx)?;
     let config = &loaded.config;
     let mut repo = super::open_repo(config)?;
-    let backups = repo.list()?;
-    let records = repo.verifications()?;
+    let lifeboat_core::ports::Listing {
+        backups,
+        verifications: records,
+    } = repo.listing()?;
     let now = Timestamp::now();
     let newest = newest_backups(&backups);
     let plan = Plan::new(config, now, false, &|k| last_backup(config, &newest, k));

@@ -280,10 +280,11 @@ fn read_repository(reader: &Reader, config: &Config) -> anyhow::Result<state::Re
     let mut repo = reader
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let listing = repo.listing()?;
     Ok(state::RepoFacts {
         url: config.repository.url.clone(),
-        backups: repo.list()?,
-        records: repo.verifications()?,
+        backups: listing.backups,
+        records: listing.verifications,
         size_bytes: repo.data_size()?,
         read_at: Some(Timestamp::now()),
         last_prune: None,
