@@ -37,8 +37,23 @@ fn code_of(err: &anyhow::Error) -> u8 {
     }
 }
 
-/// Prints the error on stderr and returns its exit code.
+/// The secrets of the configuration a command loaded: masked in what it prints.
+static REDACTOR: std::sync::OnceLock<lifeboat_core::Redactor> = std::sync::OnceLock::new();
+
+/// Called once the configuration is loaded.
+pub fn mask_secrets(redactor: lifeboat_core::Redactor) {
+    let _ = REDACTOR.set(redactor);
+}
+
+/// `text` with the configuration's secrets masked.
+pub fn masked(text: &str) -> String {
+    REDACTOR
+        .get()
+        .map_or_else(|| text.to_string(), |r| r.apply(text))
+}
+
+/// Prints the error on stderr (secrets masked) and returns its exit code.
 pub fn report(err: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {err:#}");
+    eprintln!("error: {}", masked(&format!("{err:#}")));
     ExitCode::from(code_of(err))
 }

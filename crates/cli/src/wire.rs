@@ -32,4 +32,7 @@ pub fn engine_with(ctx: &Ctx, config: &Config, events: Arc<dyn Events>) -> Engin
     .with_events(events)
     .with_cancel(ctx.cancel.clone())
     .with_timezone(config.time_zone())
+    .with_redactor(lifeboat_core::Redactor::new(
+        crate::notify::summary::secrets_of(config),
+    ))
 }

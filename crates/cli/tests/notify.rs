@@ -365,7 +365,10 @@ fn secrets_never_appear_in_payloads_or_output() {
         "{}\n[[notify]]\nkind = \"webhook\"\nurl_env = \"SHOP_HOOK\"\nformat = \"json\"\non = {all}\n",
         apps(&format!("echo 'login {PASSWORD} refused' >&2; exit 1"))
     ));
-    ws.run(&["backup", "broken"]).assert_code(1);
+    let printed = ws.run(&["backup", "broken"]).assert_code(1).all();
+    assert!(printed.contains("login **** refused"), "{printed}");
+    outputs.push(printed);
+    outputs.push(ws.run(&["--json", "backup", "broken"]).assert_code(1).all());
     let bodies: Vec<String> = rx.requests().into_iter().map(|r| r.body).collect();
     assert!(bodies.len() >= 8, "{bodies:?}");
     for text in bodies.iter().chain(&outputs) {

@@ -32,5 +32,5 @@ pub use notify::NotifySpec;
 pub use report::{RestoreOptions, VerifyReport};
 pub use retention::{Candidate, Decision, KeepWithin, Retention, RetentionPolicy};
 pub use schedule::Schedule;
-pub use secret::Secret;
+pub use secret::{Redactor, Secret};
 pub use selector::{Selector, SelectorError};

@@ -35,9 +35,40 @@ impl<T> serde::Serialize for Secret<T> {
     }
 }
 
+/// Replaces known secret values in text a tool printed (its stderr in an error, a
+/// hook's output) with `****`, before the text reaches a log, a report or a terminal.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor(Vec<String>);
+
+impl Redactor {
+    /// Longest first, so that a secret containing another is masked whole.
+    pub fn new(mut secrets: Vec<String>) -> Self {
+        secrets.retain(|s| !s.is_empty());
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Self(secrets)
+    }
+
+    pub fn apply(&self, text: &str) -> String {
+        self.0.iter().fold(text.to_string(), |text, secret| {
+            text.replace(secret.as_str(), "****")
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redactor_masks_every_secret_and_the_longest_whole() {
+        let r = Redactor::new(vec!["pw".into(), "pw-long".into(), String::new()]);
+        assert_eq!(
+            r.apply("login pw-long then pw, ok"),
+            "login **** then ****, ok"
+        );
+        assert_eq!(Redactor::default().apply("as is"), "as is");
+    }
 
     #[test]
     fn secret_is_masked_everywhere() {

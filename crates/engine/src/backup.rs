@@ -126,8 +126,10 @@ impl Engine {
             .hooks
             .run(&call("before_backup", &app.before_backup, ""));
         match &before {
-            Ok(ran) => report.hooks.extend(ran.iter().cloned()),
-            Err(e) => report.errors.push(format!("{}: {e}", app.name)),
+            Ok(ran) => report.hooks.extend(ran.iter().map(|r| self.redacted(r))),
+            Err(e) => report
+                .errors
+                .push(self.redactor.apply(&format!("{}: {e}", app.name))),
         }
         for source in sources {
             let skip = if self.cancel.is_cancelled() {
@@ -151,7 +153,8 @@ impl Engine {
                     return result.map(drop);
                 }
             }
-            let done = source_report(app, source, started, result);
+            let mut done = source_report(app, source, started, result);
+            done.error = done.error.map(|e| self.redactor.apply(&e));
             self.events.emit(&Event::SourceDone {
                 app: done.app.clone(),
                 source: done.source.clone(),
@@ -177,8 +180,17 @@ impl Engine {
     /// Runs always: also after a failure or a cancel (the app may be stopped).
     fn after_backup(&self, report: &mut BackupReport, call: HookCall<'_>) {
         match self.hooks.run(&call) {
-            Ok(ran) => report.hooks.extend(ran),
-            Err(e) => report.errors.push(format!("{}: {e}", call.app)),
+            Ok(ran) => report.hooks.extend(ran.iter().map(|r| self.redacted(r))),
+            Err(e) => report
+                .errors
+                .push(self.redactor.apply(&format!("{}: {e}", call.app))),
+        }
+    }
+
+    fn redacted(&self, run: &HookRun) -> HookRun {
+        HookRun {
+            output: self.redactor.apply(&run.output),
+            ..run.clone()
         }
     }
 

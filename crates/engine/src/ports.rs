@@ -2,7 +2,7 @@
 //! command by the composition root (the cli's `wire.rs`) or a test.
 
 use lifeboat_core::ports::{Clock, Events, Hooks, NoEvents, SourceFactory, SystemClock};
-use lifeboat_core::CancelToken;
+use lifeboat_core::{CancelToken, Redactor};
 use std::sync::Arc;
 
 /// The adapters and controls every use case shares.
@@ -16,6 +16,8 @@ pub struct Engine {
     pub cancel: CancelToken,
     /// The days, weeks and months of retention.
     pub timezone: jiff::tz::TimeZone,
+    /// Masks the configuration's secrets in what tools printed, before it is reported.
+    pub redactor: Arc<Redactor>,
 }
 
 impl Engine {
@@ -29,7 +31,13 @@ impl Engine {
             events: Arc::new(NoEvents),
             cancel: CancelToken::new(),
             timezone: jiff::tz::TimeZone::UTC,
+            redactor: Arc::new(Redactor::default()),
         }
+    }
+
+    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = Arc::new(redactor);
+        self
     }
 
     pub fn with_timezone(mut self, timezone: jiff::tz::TimeZone) -> Self {

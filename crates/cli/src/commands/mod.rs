@@ -26,6 +26,9 @@ use std::path::PathBuf;
 /// Loads and validates the configuration, printing its warnings.
 pub fn load_config(ctx: &Ctx) -> anyhow::Result<Loaded> {
     let loaded = crate::config::load(&ctx.config_path)?;
+    crate::exit::mask_secrets(lifeboat_core::Redactor::new(
+        crate::notify::summary::secrets_of(&loaded.config),
+    ));
     if !ctx.quiet {
         for w in &loaded.warnings {
             eprintln!("warning: {w}");

@@ -68,7 +68,7 @@ fn verify(
             Ok(report) if !ctx.json => print_report(report, ctx.quiet),
             Ok(_) => {}
             Err(e) => {
-                eprintln!("FAILED: {e}");
+                eprintln!("FAILED: {}", crate::exit::masked(&e.to_string()));
                 failed.push(app.unwrap_or_default());
             }
         }
@@ -115,7 +115,7 @@ fn print_report(r: &VerifyReport, quiet: bool) {
     } else {
         eprintln!("{line}");
         for p in &r.problems {
-            eprintln!("  ✗ {p}");
+            eprintln!("  ✗ {}", crate::exit::masked(p));
         }
     }
 }
