@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 /// Every subcommand of `lifeboat`.
-const COMMANDS: [&str; 12] = [
+const COMMANDS: [&str; 14] = [
     "init",
     "backup",
     "list",
@@ -20,6 +20,8 @@ const COMMANDS: [&str; 12] = [
     "check",
     "verify",
     "prune",
+    "daemon",
+    "status",
     "unlock",
     "completions",
     "man",
