@@ -218,6 +218,7 @@ fn every_seed_example_config_loads() {
     ] {
         std::env::set_var(var, "example");
     }
+    std::env::set_var("WEBHOOK_URL", "https://chat.example.org/hooks/example");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
