@@ -70,6 +70,9 @@ pub struct RepositorySpec {
     pub lock_wait_secs: u64,
 }
 
+/// Default of an app's `max_parallel`: sources dumped at the same time.
+pub const DEFAULT_MAX_PARALLEL_SOURCES: usize = 2;
+
 /// Default of `[repository] lock_wait`.
 pub const DEFAULT_LOCK_WAIT_SECS: u64 = 300;
 
@@ -83,6 +86,8 @@ pub struct AppSpec {
     pub after_restore: Vec<String>,
     /// `hook_timeout`: how long one hook command may run (default 5 minutes).
     pub hook_timeout_secs: u64,
+    /// `max_parallel`: sources of this app dumped at the same time (default 2).
+    pub max_parallel: usize,
     pub schedules: Schedules,
     pub sources: Vec<SourceSpec>,
 }

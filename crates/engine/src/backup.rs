@@ -131,39 +131,14 @@ impl Engine {
                 .errors
                 .push(self.redactor.apply(&format!("{}: {e}", app.name))),
         }
-        for source in sources {
-            let skip = if self.cancel.is_cancelled() {
-                Some("skipped: the run was interrupted")
-            } else if before.is_err() {
-                Some("skipped: before_backup hook failed")
-            } else {
-                None
-            };
-            if let Some(why) = skip {
-                report.sources.push(skipped(app, source, why));
-                continue;
+        let dumped = self.dump_sources(repo, app, sources, run_id, now, before.is_err());
+        match dumped {
+            Ok(done) => report.sources.extend(done),
+            Err((done, e)) => {
+                report.sources.extend(done);
+                self.after_backup(report, call("after_backup", &app.after_backup, "failed"));
+                return Err(e);
             }
-            let started = Instant::now();
-            self.watch_progress(repo, app, source);
-            let result = self.backup_source(repo, app, source, run_id, now, Purpose::Backup);
-            repo.set_progress(None);
-            if let Err(e) = &result {
-                if e.is_repository_problem() {
-                    self.after_backup(report, call("after_backup", &app.after_backup, "failed"));
-                    return result.map(drop);
-                }
-            }
-            let mut done = source_report(app, source, started, result);
-            done.error = done.error.map(|e| self.redactor.apply(&e));
-            self.events.emit(&Event::SourceDone {
-                app: done.app.clone(),
-                source: done.source.clone(),
-                ok: done.ok,
-                snapshot: done.snapshot.clone(),
-                bytes: done.size,
-                error: done.error.clone(),
-            });
-            report.sources.push(done);
         }
         let failed = before.is_err() || report.sources.iter().any(|s| s.app == app.name && !s.ok);
         let status = if self.cancel.is_cancelled() {
@@ -175,6 +150,38 @@ impl Engine {
         };
         self.after_backup(report, call("after_backup", &app.after_backup, status));
         Ok(())
+    }
+
+    /// One source of a run: its snapshot stored through `repo`, its report and its
+    /// `SourceDone` event; `Err` only for a repository problem (the run stops).
+    pub(crate) fn dump_one(
+        &self,
+        repo: &mut dyn Repository,
+        app: &AppSpec,
+        source: &SourceSpec,
+        run_id: &str,
+        now: &jiff::Zoned,
+    ) -> Result<SourceReport, Error> {
+        let started = Instant::now();
+        self.watch_progress(repo, app, source);
+        let result = self.backup_source(repo, app, source, run_id, now, Purpose::Backup);
+        repo.set_progress(None);
+        match result {
+            Err(e) if e.is_repository_problem() => Err(e),
+            result => {
+                let mut done = source_report(app, source, started, result);
+                done.error = done.error.map(|e| self.redactor.apply(&e));
+                self.events.emit(&Event::SourceDone {
+                    app: done.app.clone(),
+                    source: done.source.clone(),
+                    ok: done.ok,
+                    snapshot: done.snapshot.clone(),
+                    bytes: done.size,
+                    error: done.error.clone(),
+                });
+                Ok(done)
+            }
+        }
     }
 
     /// Runs always: also after a failure or a cancel (the app may be stopped).
@@ -269,7 +276,7 @@ impl Engine {
     }
 }
 
-fn skipped(app: &AppSpec, source: &SourceSpec, why: &str) -> SourceReport {
+pub(crate) fn skipped(app: &AppSpec, source: &SourceSpec, why: &str) -> SourceReport {
     SourceReport {
         app: app.name.clone(),
         source: source.name.clone(),

@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod dump;
 pub mod error;
+mod parallel;
 pub mod ports;
 pub mod prune;
 pub mod restore;

@@ -65,12 +65,7 @@ fn one_source_of_three_fails_the_other_two_are_saved_and_the_report_says_which()
         error.starts_with("esp/cache: ") && error.contains("connection reset"),
         "{error}"
     );
-    let saved: Vec<_> = k
-        .repo
-        .saved()
-        .iter()
-        .map(|s| s.info.source.as_str())
-        .collect();
+    let saved: Vec<_> = k.repo.saved().into_iter().map(|s| s.info.source).collect();
     assert_eq!(saved, ["db", "files"]);
     assert_eq!(k.repo.saved()[0].files["db.out"], b"rows");
 }
@@ -260,7 +255,7 @@ fn a_restore_over_data_is_refused_without_force_and_takes_a_safety_backup_with_i
     let stored = k
         .repo
         .saved()
-        .iter()
+        .into_iter()
         .find(|s| s.info.id == safety)
         .expect("stored");
     assert!(stored.info.pre_restore);
@@ -371,4 +366,52 @@ fn retention_forgets_per_source_and_a_dry_run_forgets_nothing() {
         .collect();
     assert_eq!(reasons[..2], ["daily #1", "daily #2"], "{reasons:?}");
     assert!(report.sources[1].note.is_some(), "db2 has no retention");
+}
+
+#[test]
+fn parallel_sources_are_all_saved_and_reported_in_config_order() {
+    let mut k = kit(three());
+    let mut app = app_spec("esp", &["db", "cache", "files"]);
+    app.max_parallel = 2;
+    let report = backup(&mut k, &app);
+    let order: Vec<_> = report.sources.iter().map(|s| s.source.as_str()).collect();
+    assert_eq!(order, ["db", "cache", "files"]);
+    let ok: Vec<_> = report.sources.iter().map(|s| s.ok).collect();
+    assert_eq!(ok, [true, false, true], "{report:?}");
+    let mut saved: Vec<_> = k
+        .repo
+        .saved()
+        .iter()
+        .map(|s| s.info.source.clone())
+        .collect();
+    saved.sort();
+    assert_eq!(saved, ["db", "files"], "stored through the forked handles");
+    assert_eq!(
+        k.hooks.ran(),
+        ["before_backup esp", "after_backup esp failed"]
+    );
+}
+
+#[test]
+fn a_repository_problem_in_a_parallel_run_stops_it_after_the_after_backup_hooks() {
+    let mut k = kit(three());
+    k.repo.fail_stores = Some(ErrorKind::Repository);
+    let mut app = app_spec("esp", &["db", "files"]);
+    app.max_parallel = 2;
+    let (run_id, now) = k.engine.new_run();
+    let err = k
+        .engine
+        .run_backup(
+            &mut k.repo,
+            &[(&app, app.sources.iter().collect())],
+            &run_id,
+            &now,
+        )
+        .expect_err("a full repository stops the run");
+    assert_eq!(err.kind(), ErrorKind::Repository);
+    assert!(k.repo.saved().is_empty());
+    assert_eq!(
+        k.hooks.ran(),
+        ["before_backup esp", "after_backup esp failed"]
+    );
 }

@@ -218,6 +218,22 @@ impl Repo {
         }
     }
 
+    /// Another handle on this open repository for a store beside this handle's (an
+    /// app's sources dumped in parallel): the same backend, key, cancellation and
+    /// state, no lock of its own (this handle's covers both) and no progress sink.
+    pub fn share(&self) -> Result<Repo, RepoError> {
+        Ok(Repo {
+            inner: Some(Repository::clone(self.open_repo()?)),
+            url: self.url.clone(),
+            locks: self.locks.clone(),
+            lock_wait: self.lock_wait,
+            held: None,
+            cancel: self.cancel.clone(),
+            progress: None,
+            state_dir: self.state_dir.clone(),
+        })
+    }
+
     pub(crate) fn open_repo(&self) -> Result<&Repository<OpenStatus>, RepoError> {
         self.inner.as_ref().ok_or_else(lost)
     }

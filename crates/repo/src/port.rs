@@ -86,6 +86,10 @@ macro_rules! repository_port {
                 RepoAccess::set_progress(self, progress);
             }
 
+            fn fork(&mut self) -> Result<Box<dyn Repository + Send>, Error> {
+                Ok(Box::new(RepoAccess::repo(self)?.share()?))
+            }
+
             fn hold_lock(&mut self, kind: LockKind) -> Result<(), Error> {
                 Ok(RepoAccess::repo(self)?.hold_lock(kind)?)
             }

@@ -39,6 +39,8 @@ pub fn app_spec(name: &str, sources: &[&str]) -> AppSpec {
         before_restore: Vec::new(),
         after_restore: Vec::new(),
         hook_timeout_secs: 300,
+        // One at a time: the rules tests assert an order; parallel runs set it.
+        max_parallel: 1,
         schedules: Default::default(),
         sources: sources.iter().map(|s| source_spec(s)).collect(),
     }

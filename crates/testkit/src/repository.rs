@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 /// One saved snapshot: what `list` says of it, its files and its manifest.
 #[derive(Debug, Clone)]
@@ -24,7 +25,8 @@ pub struct StoredPayload {
 
 #[derive(Default)]
 pub struct MemRepository {
-    saved: Vec<StoredPayload>,
+    /// Shared with the handles `fork` gives out.
+    saved: Arc<Mutex<Vec<StoredPayload>>>,
     /// The next stores fail with this kind (e.g. `Repository`: a full disk).
     pub fail_stores: Option<ErrorKind>,
     /// Opening fails with this kind (a wrong password, a lost backend).
@@ -40,8 +42,14 @@ impl MemRepository {
     }
 
     /// Every saved snapshot, verification records included, oldest first.
-    pub fn saved(&self) -> &[StoredPayload] {
-        &self.saved
+    pub fn saved(&self) -> Vec<StoredPayload> {
+        self.shelf().clone()
+    }
+
+    fn shelf(&self) -> std::sync::MutexGuard<'_, Vec<StoredPayload>> {
+        self.saved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn check_open(&self) -> Result<(), Error> {
@@ -106,17 +114,16 @@ impl Repository for MemRepository {
     /// Backups only (not verification records), each with its latest verification.
     fn list(&mut self) -> Result<Vec<SnapshotInfo>, Error> {
         self.check_open()?;
+        let saved = self.shelf();
         let verdict = |id: &str| {
-            let records = self
-                .saved
+            let records = saved
                 .iter()
                 .filter(|s| s.info.tags.iter().any(|t| t == TAG_VERIFY));
             let mut mine = records.filter(|s| tag_value(&s.info.tags, "verifies") == Some(id));
             mine.next_back()
                 .map(|s| tag_value(&s.info.tags, "result") == Some("pass"))
         };
-        let backups = self
-            .saved
+        let backups = saved
             .iter()
             .filter(|s| !s.info.tags.iter().any(|t| t == TAG_VERIFY));
         Ok(backups
@@ -129,8 +136,8 @@ impl Repository for MemRepository {
 
     fn listing(&mut self) -> Result<Listing, Error> {
         let backups = self.list()?;
-        let records = self
-            .saved
+        let saved = self.shelf();
+        let records = saved
             .iter()
             .filter(|s| s.info.tags.iter().any(|t| t == TAG_VERIFY));
         Ok(Listing {
@@ -156,13 +163,10 @@ impl Repository for MemRepository {
         let bytes = manifest(&stats).map_err(Error::source)?;
         let manifest = Manifest::from_json(&bytes)
             .map_err(|e| Error::failed(format!("mem: unreadable manifest: {e}")))?;
-        let id = hex::encode(Sha256::digest(format!(
-            "{}:{}",
-            self.saved.len(),
-            meta.root
-        )));
+        let mut saved = self.shelf();
+        let id = hex::encode(Sha256::digest(format!("{}:{}", saved.len(), meta.root)));
         let info = info_of(id.clone(), meta, stats.total_bytes);
-        self.saved.push(StoredPayload {
+        saved.push(StoredPayload {
             info,
             files,
             manifest,
@@ -176,11 +180,23 @@ impl Repository for MemRepository {
 
     fn reader(&mut self) -> Result<Box<dyn SnapshotReader + '_>, Error> {
         self.check_open()?;
-        Ok(Box::new(MemReader(&self.saved)))
+        Ok(Box::new(MemReader(self.shelf().clone())))
     }
 
     fn set_progress(&mut self, progress: Option<Progress>) {
         self.progress = progress;
+    }
+
+    /// The same snapshots and faults, its own progress and locks.
+    fn fork(&mut self) -> Result<Box<dyn Repository + Send>, Error> {
+        self.check_open()?;
+        Ok(Box::new(MemRepository {
+            saved: Arc::clone(&self.saved),
+            fail_stores: self.fail_stores,
+            fail_open: self.fail_open,
+            progress: None,
+            locks: Vec::new(),
+        }))
     }
 
     fn hold_lock(&mut self, kind: LockKind) -> Result<(), Error> {
@@ -191,7 +207,7 @@ impl Repository for MemRepository {
 
     fn forget(&mut self, ids: &[String]) -> Result<(), Error> {
         self.check_open()?;
-        self.saved.retain(|s| !ids.contains(&s.info.id));
+        self.shelf().retain(|s| !ids.contains(&s.info.id));
         Ok(())
     }
 
@@ -205,9 +221,9 @@ impl Repository for MemRepository {
     }
 }
 
-struct MemReader<'r>(&'r [StoredPayload]);
+struct MemReader(Vec<StoredPayload>);
 
-impl MemReader<'_> {
+impl MemReader {
     fn get(&self, id: &str) -> Result<&StoredPayload, Error> {
         self.0
             .iter()
@@ -216,7 +232,7 @@ impl MemReader<'_> {
     }
 }
 
-impl SnapshotReader for MemReader<'_> {
+impl SnapshotReader for MemReader {
     fn manifest(&self, id: &str) -> Result<Manifest, Error> {
         Ok(self.get(id)?.manifest.clone())
     }

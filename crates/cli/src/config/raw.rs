@@ -92,6 +92,7 @@ pub struct RawDefaults {
     pub retention: Option<S<RawRetention>>,
     pub timezone: Option<S<String>>,
     pub hook_timeout: Option<S<String>>,
+    pub max_parallel: Option<S<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,6 +127,7 @@ pub struct RawApp {
     #[serde(default)]
     pub after_restore: Vec<String>,
     pub hook_timeout: Option<S<String>>,
+    pub max_parallel: Option<S<u32>>,
     pub schedule: Option<S<String>>,
     pub every: Option<S<String>>,
     pub verify_schedule: Option<S<String>>,

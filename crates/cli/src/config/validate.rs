@@ -19,6 +19,7 @@ struct Inherited<'a> {
     retention: Option<&'a Retention>,
     schedules: &'a Schedules,
     hook_timeout_secs: u64,
+    max_parallel: usize,
 }
 
 struct Validator<'d, 't> {
@@ -65,10 +66,16 @@ pub(super) fn validate(
         "defaults.hook_timeout",
         lifeboat_core::ports::DEFAULT_HOOK_TIMEOUT.as_secs(),
     );
+    let default_max_parallel = v.max_parallel(
+        defaults.and_then(|d| d.max_parallel.as_ref()),
+        "defaults.max_parallel",
+        lifeboat_core::model::DEFAULT_MAX_PARALLEL_SOURCES,
+    );
     let inherited = Inherited {
         retention: default_retention.as_ref(),
         schedules: &default_schedules,
         hook_timeout_secs: default_hook_timeout,
+        max_parallel: default_max_parallel,
     };
     let apps = v.apps(raw.app, &inherited);
     match (repository, v.errors.is_empty()) {
@@ -107,6 +114,18 @@ impl Validator<'_, '_> {
                 self.err(text.span(), key, why);
                 default
             }
+        }
+    }
+
+    /// A `max_parallel` count (at least 1), or `default` when absent.
+    fn max_parallel(&mut self, raw: Option<&Spanned<u32>>, key: &str, default: usize) -> usize {
+        match raw {
+            None => default,
+            Some(n) if *n.get_ref() == 0 => {
+                self.err(n.span(), key, "must be at least 1");
+                default
+            }
+            Some(n) => usize::try_from(*n.get_ref()).unwrap_or(usize::MAX),
         }
     }
 
@@ -229,6 +248,11 @@ impl Validator<'_, '_> {
                 );
             }
             let schedules = self.schedules(app.schedules(), "app", inherited.schedules);
+            let max_parallel = self.max_parallel(
+                app.max_parallel.as_ref(),
+                "app.max_parallel",
+                inherited.max_parallel,
+            );
             let hook_timeout_secs = self.hook_timeout(
                 app.hook_timeout.as_ref(),
                 "app.hook_timeout",
@@ -246,6 +270,7 @@ impl Validator<'_, '_> {
                 before_restore: app.before_restore,
                 after_restore: app.after_restore,
                 hook_timeout_secs,
+                max_parallel,
                 schedules,
                 sources,
             });

@@ -203,6 +203,10 @@ pub trait Repository {
     fn reader(&mut self) -> Result<Box<dyn SnapshotReader + '_>>;
     /// Where the byte counts of the next stores go.
     fn set_progress(&mut self, progress: Option<Progress>);
+    /// Another handle on this open repository, for a store running beside this
+    /// handle's (the sources of one app dumped in parallel). It takes no lock of its
+    /// own: this handle's lock covers it for as long as the run lasts.
+    fn fork(&mut self) -> Result<Box<dyn Repository + Send>>;
     /// Takes a lock that lasts as long as this handle, waiting a bounded time for
     /// conflicting ones (restic's protocol: stock restic and lifeboat respect each other).
     fn hold_lock(&mut self, kind: LockKind) -> Result<()>;

@@ -56,7 +56,8 @@ pub trait IndexedFull: IndexedIds {
 }
 
 /// Open Status: This repository is open, i.e. the password has been checked and the decryption key is available.
-#[derive(Debug)]
+// lifeboat patch: Clone, so that one open repository gives several handles (PATCHED.md §8).
+#[derive(Debug, Clone)]
 pub struct OpenStatus {
     /// The cache
     pub(super) cache: Option<Cache>,
