@@ -10,9 +10,11 @@ use std::process::Stdio;
 use std::time::Duration;
 use support::{wait_for, PgServer, Workspace};
 
+/// One source at a time: the tests check that what had not started is skipped (with
+/// sources dumped in parallel, `next` would be complete, and kept, before the signal).
 fn marker_config(ws: &Workspace, sources: &str) {
     ws.config(&format!(
-        "[[app]]\nname = \"esp\"\nbefore_backup = [\"echo stopped > {m}\"]\nafter_backup = [\"echo started >> {m}\"]\n\n{sources}",
+        "[[app]]\nname = \"esp\"\nmax_parallel = 1\nbefore_backup = [\"echo stopped > {m}\"]\nafter_backup = [\"echo started >> {m}\"]\n\n{sources}",
         m = ws.path("service.state").display()
     ));
 }
