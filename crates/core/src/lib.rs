@@ -17,6 +17,7 @@ pub mod retention;
 pub mod schedule;
 pub mod secret;
 pub mod selector;
+pub mod size;
 
 pub use cancel::{CancelToken, Cancelled};
 pub use error::{Context, Error, ErrorKind};

@@ -28,20 +28,18 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let loaded = super::load_config(ctx)?;
     let config = &loaded.config;
     let mut repo = super::open_repo(config)?;
-    let lifeboat_core::ports::Listing {
-        backups,
-        verifications: records,
-    } = repo.listing()?;
+    let facts = crate::daemon::state::RepoFacts::read(&mut repo, &config.repository.url)?;
+    let (backups, records) = (&facts.backups, &facts.records);
     let now = Timestamp::now();
-    let newest = newest_backups(&backups);
+    let newest = newest_backups(backups);
     let plan = Plan::new(config, now, false, &|k| last_backup(config, &newest, k));
     let status = Status {
         repository: RepositoryStatus {
-            url: config.repository.url.clone(),
-            size_bytes: repo.data_size()?,
+            url: facts.url.clone(),
+            size_bytes: facts.size_bytes,
             snapshots: backups.len() + records.len(),
         },
-        sources: status(config, &backups, &records, &plan, now),
+        sources: status(config, backups, records, &plan, now),
     };
     if ctx.json {
         crate::output::json(&status)?;

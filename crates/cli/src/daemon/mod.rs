@@ -10,7 +10,7 @@ mod http;
 mod jobs;
 pub mod log;
 mod metrics;
-mod state;
+pub(crate) mod state;
 
 use crate::Ctx;
 use jiff::Timestamp;
@@ -275,20 +275,12 @@ fn forward_signals(tx: Sender<Msg>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the state shows of the repository: one snapshot listing and one pack listing.
+/// What the state shows of the repository, through the daemon's one handle.
 fn read_repository(reader: &Reader, config: &Config) -> anyhow::Result<state::RepoFacts> {
     let mut repo = reader
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let listing = repo.listing()?;
-    Ok(state::RepoFacts {
-        url: config.repository.url.clone(),
-        backups: listing.backups,
-        records: listing.verifications,
-        size_bytes: repo.data_size()?,
-        read_at: Some(Timestamp::now()),
-        last_prune: None,
-    })
+    state::RepoFacts::read(&mut repo, &config.repository.url)
 }
 
 /// `[daemon] token_env`: the token, which must be set when the key is.

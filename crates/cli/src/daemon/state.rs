@@ -45,8 +45,21 @@ pub struct RepoFacts {
     pub size_bytes: u64,
     pub backups: Vec<SnapshotInfo>,
     pub records: Vec<SnapshotInfo>,
-    pub read_at: Option<Timestamp>,
     pub last_prune: Option<Timestamp>,
+}
+
+impl RepoFacts {
+    /// One snapshot listing and one pack listing (what `status` and the daemon show).
+    pub fn read(repo: &mut lifeboat_repo::Repo, url: &str) -> anyhow::Result<RepoFacts> {
+        let listing = repo.listing()?;
+        Ok(RepoFacts {
+            url: url.to_string(),
+            backups: listing.backups,
+            records: listing.verifications,
+            size_bytes: repo.data_size()?,
+            last_prune: None,
+        })
+    }
 }
 
 #[derive(Debug)]

@@ -3,6 +3,7 @@
 //! (a text line and one attachment with a field per source).
 
 use super::{clip, Format, RunSummary, SourceOutcome, ERROR_LIMIT};
+use crate::size::bytes;
 use serde_json::{json, Value};
 
 /// Green and red as the chat clients draw them (Rocket.Chat's are those of the
@@ -194,22 +195,6 @@ fn source_line(summary: &RunSummary, s: &SourceOutcome) -> String {
         format!("ok{snapshot} · {size} · +{added} new · {time}")
     } else {
         format!("verified{snapshot} · {time}")
-    }
-}
-
-/// `1.5 MiB`.
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }
 
