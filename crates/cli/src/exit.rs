@@ -29,11 +29,17 @@ fn code_of(err: &anyhow::Error) -> u8 {
             FAILED
         };
     }
-    match err.downcast_ref::<Error>().map(Error::kind) {
-        Some(ErrorKind::Usage | ErrorKind::Config) => USAGE,
-        Some(ErrorKind::Repository | ErrorKind::Locked) => REPOSITORY,
-        Some(ErrorKind::Cancelled) => INTERRUPTED,
-        Some(ErrorKind::Source | ErrorKind::Verify | ErrorKind::Failed) | None => FAILED,
+    err.downcast_ref::<Error>()
+        .map_or(FAILED, |e| code_of_kind(e.kind()))
+}
+
+/// The exit code of a failure of this kind.
+pub fn code_of_kind(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Usage | ErrorKind::Config => USAGE,
+        ErrorKind::Repository | ErrorKind::Locked => REPOSITORY,
+        ErrorKind::Cancelled => INTERRUPTED,
+        ErrorKind::Source | ErrorKind::Verify | ErrorKind::Failed => FAILED,
     }
 }
 

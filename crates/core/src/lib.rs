@@ -13,6 +13,7 @@ pub mod model;
 pub mod notify;
 pub mod ports;
 pub mod report;
+pub mod restore_order;
 pub mod retention;
 pub mod schedule;
 pub mod secret;
@@ -31,6 +32,7 @@ pub use model::{
 };
 pub use notify::NotifySpec;
 pub use report::{RestoreOptions, VerifyReport};
+pub use restore_order::{restore_order, Cycle};
 pub use retention::{Candidate, Decision, KeepWithin, Retention, RetentionPolicy};
 pub use schedule::Schedule;
 pub use secret::{Redactor, Secret};

@@ -6,8 +6,12 @@ use serde::Serialize;
 /// What the user asked of a restore.
 #[derive(Debug, Clone, Default)]
 pub struct RestoreOptions {
-    /// `latest` or a snapshot id (prefix).
+    /// `latest` or a snapshot id (prefix); for a whole app, a run id (prefix).
     pub snapshot: String,
+    /// `--at`: the newest backup at or before this time.
+    pub at: Option<jiff::Timestamp>,
+    /// `--filter`: the newest backup whose id, run id, host, time or a tag holds this.
+    pub filter: Option<String>,
     /// Another target than the source's own (`--to`).
     pub to: Option<String>,
     pub force: bool,

@@ -2,10 +2,10 @@
 //! without `--force`, take a safety backup of the target first, then restore.
 
 use crate::error::failed;
-use crate::select::pick_of_kind;
+use crate::select::{pick_wanted, Wanted};
 use crate::Engine;
 use lifeboat_core::layout::payload_root;
-use lifeboat_core::ports::{Purpose, Repository, RestoreTarget, SnapshotRef};
+use lifeboat_core::ports::{Purpose, Repository, RestoreTarget, SnapshotInfo, SnapshotRef};
 use lifeboat_core::{AppSpec, Error, ErrorKind, RestoreOptions, SourceSpec};
 use serde::Serialize;
 
@@ -23,6 +23,16 @@ pub struct RestoreReport {
     pub done: bool,
 }
 
+/// One source's restore made ready: its backup chosen, its target opened and looked
+/// at, its steps known. Nothing is changed yet.
+pub(crate) struct Prepared {
+    pub report: RestoreReport,
+    target: Box<dyn RestoreTarget>,
+    root: String,
+    safety: bool,
+    forced: bool,
+}
+
 impl Engine {
     /// Restores `app/source` per `opts`. `run_id` and `now` label the safety backup.
     pub fn restore_source(
@@ -34,11 +44,31 @@ impl Engine {
         run_id: &str,
         now: &jiff::Zoned,
     ) -> Result<RestoreReport, Error> {
-        let spec = format!("{}/{}", app.name, source.name);
         let snapshots = repo.list()?;
         let kind = source.kind.name();
-        let chosen = pick_of_kind(&snapshots, &app.name, &source.name, kind, &opts.snapshot)?;
-        let chosen = chosen.clone();
+        let wanted = Wanted::of(opts);
+        let chosen = pick_wanted(&snapshots, &app.name, &source.name, kind, wanted)?.clone();
+        let mut prepared = self.prepare_restore(repo, app, source, &chosen, opts)?;
+        if opts.plan_only {
+            return Ok(prepared.report);
+        }
+        refuse_overwrite(&prepared)?;
+        self.take_safety_backup(repo, app, source, &mut prepared, run_id, now)?;
+        self.run_prepared(repo, &mut prepared, opts)?;
+        Ok(prepared.report)
+    }
+
+    /// Opens `source`'s target (`opts.to`, else its own) and plans the restore of
+    /// `chosen` into it.
+    pub(crate) fn prepare_restore(
+        &self,
+        repo: &mut dyn Repository,
+        app: &AppSpec,
+        source: &SourceSpec,
+        chosen: &SnapshotInfo,
+        opts: &RestoreOptions,
+    ) -> Result<Prepared, Error> {
+        let spec = format!("{}/{}", app.name, source.name);
         // The target's own errors fail this restore (exit 1), whatever their kind.
         let target_failed = |e: Error| e.with_kind(ErrorKind::Failed).context(&spec);
         let adapter = self.sources.adapter(source).map_err(|e| e.context(&spec))?;
@@ -46,6 +76,7 @@ impl Engine {
             .restore_target(opts.to.as_deref())
             .map_err(target_failed)?;
         let holds_data = target.holds_data().map_err(target_failed)?;
+        let safety = holds_data && !opts.no_safety_backup;
         let mut report = RestoreReport {
             app: app.name.clone(),
             source: source.name.clone(),
@@ -54,42 +85,68 @@ impl Engine {
             target: target.describe(),
             target_holds_data: holds_data,
             safety_snapshot: None,
-            steps: Vec::new(),
+            steps: plan(target.as_ref(), chosen.short_id(), holds_data, safety, opts),
             done: false,
         };
         let root = payload_root(&app.name, &source.name);
-        let snap = SnapshotRef {
-            id: &chosen.id,
-            root: &root,
-        };
-        let safety = holds_data && !opts.no_safety_backup;
-        report.steps = plan(target.as_ref(), chosen.short_id(), holds_data, safety, opts);
         if target.plans_removals() && (opts.force || !holds_data) {
+            let snap = SnapshotRef {
+                id: &chosen.id,
+                root: &root,
+            };
             let removals = target
                 .plan_removals(repo.reader()?.as_ref(), snap, opts)
                 .map_err(target_failed)?;
             report.steps.extend(removals);
         }
-        if opts.plan_only {
-            return Ok(report);
+        Ok(Prepared {
+            report,
+            target,
+            root,
+            safety,
+            forced: opts.force,
+        })
+    }
+
+    /// The safety backup of a prepared target that holds data (unless refused by
+    /// `--no-safety-backup`), labelled `run_id`.
+    pub(crate) fn take_safety_backup(
+        &self,
+        repo: &mut dyn Repository,
+        app: &AppSpec,
+        source: &SourceSpec,
+        prepared: &mut Prepared,
+        run_id: &str,
+        now: &jiff::Zoned,
+    ) -> Result<(), Error> {
+        if prepared.safety {
+            let target = prepared.target.as_ref();
+            let id = self.safety_backup(repo, app, source, target, run_id, now)?;
+            prepared.report.safety_snapshot = Some(id);
         }
-        if holds_data && !opts.force {
-            return Err(failed(
-                &spec,
-                format!("{} holds data; restoring would overwrite it. Re-run with --force (a safety backup is taken first)", report.target),
-            ));
-        }
-        if safety {
-            report.safety_snapshot =
-                Some(self.safety_backup(repo, app, source, target.as_ref(), run_id, now)?);
-        }
+        Ok(())
+    }
+
+    /// Writes the prepared backup into its target.
+    pub(crate) fn run_prepared(
+        &self,
+        repo: &mut dyn Repository,
+        prepared: &mut Prepared,
+        opts: &RestoreOptions,
+    ) -> Result<(), Error> {
+        let spec = format!("{}/{}", prepared.report.app, prepared.report.source);
         self.cancel.check()?;
         let reader = repo.reader()?;
-        target
+        let snap = SnapshotRef {
+            id: &prepared.report.snapshot,
+            root: &prepared.root,
+        };
+        prepared
+            .target
             .restore(reader.as_ref(), snap, opts, &self.cancel)
-            .map_err(|e| self.restore_failed(&spec, &report, e))?;
-        report.done = true;
-        Ok(report)
+            .map_err(|e| self.restore_failed(&spec, &prepared.report, e))?;
+        prepared.report.done = true;
+        Ok(())
     }
 
     /// Backs up the target as it is now; its id, or why nothing was changed.
@@ -139,6 +196,19 @@ impl Engine {
         }
         Error::msg(ErrorKind::Failed, format!("restore failed: {e}; {state}")).context(spec)
     }
+}
+
+/// Refuses to overwrite a target that holds data without `--force`.
+pub(crate) fn refuse_overwrite(prepared: &Prepared) -> Result<(), Error> {
+    let report = &prepared.report;
+    if report.target_holds_data && !prepared.forced {
+        let spec = format!("{}/{}", report.app, report.source);
+        return Err(failed(
+            &spec,
+            format!("{} holds data; restoring would overwrite it. Re-run with --force (a safety backup is taken first)", report.target),
+        ));
+    }
+    Ok(())
 }
 
 /// What a restore cut short leaves: "TARGET may be partly restored; …".

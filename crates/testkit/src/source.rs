@@ -26,6 +26,8 @@ pub enum Behaviour {
     StallUntilCancelled,
     /// The dump never starts (server unreachable).
     FailToStart,
+    /// Backs up well; a restore into it fails half way (its server went away).
+    RestoreFails,
 }
 
 type Shared<T> = Arc<Mutex<T>>;
@@ -150,6 +152,7 @@ impl Source for FakeSource {
             kind: self.kind.clone(),
             data: self.entry.data.clone(),
             log: self.log.clone(),
+            fails: self.entry.behaviour == Behaviour::RestoreFails,
         }))
     }
 
@@ -206,6 +209,7 @@ struct FakeTarget {
     kind: SourceKind,
     data: Shared<Vec<u8>>,
     log: Shared<Vec<String>>,
+    fails: bool,
 }
 
 impl RestoreTarget for FakeTarget {
@@ -237,6 +241,10 @@ impl RestoreTarget for FakeTarget {
     ) -> Result<(), Error> {
         lock(&self.log).push(format!("restore {}", self.name));
         cancel.check()?;
+        if self.fails {
+            *lock(&self.data) = b"half".to_vec();
+            return Err(Error::source("fake: server closed the connection"));
+        }
         let manifest = reader.manifest(snap.id)?;
         let mut bytes = Vec::new();
         for file in &manifest.files {

@@ -111,6 +111,20 @@ fn unknown_kind_and_bad_restore_after() {
 }
 
 #[test]
+fn a_restore_after_cycle_is_an_error_at_the_edge_naming_the_loop() {
+    let text = GOOD.replace(
+        "name = \"db\"\nkind = \"postgres\"",
+        "name = \"db\"\nrestore_after = [\"data\"]\nkind = \"postgres\"",
+    );
+    assert!(text.contains("restore_after = [\"data\"]"), "{text}");
+    let e = with_pw(|| error_of(&text));
+    assert!(
+        e.contains("lifeboat.toml:11:18: key `app.source.restore_after`: restore_after goes round in a circle: db → data → db"),
+        "{e}"
+    );
+}
+
+#[test]
 fn malformed_toml_has_a_position() {
     let e = with_pw(|| error_of("[repository\nurl = 1"));
     assert!(e.contains("lifeboat.toml:1:"), "{e}");
@@ -213,6 +227,7 @@ fn every_seed_example_config_loads() {
         "HETS_DB_PASSWORD",
         "EAGLE_DB_PASSWORD",
         "IGNY8_DB_PASSWORD",
+        "BUILDER_DB_PASSWORD",
         "MINIO_ACCESS_KEY",
         "MINIO_SECRET_KEY",
     ] {

@@ -333,6 +333,27 @@ impl Validator<'_, '_> {
                 });
             }
         }
+        self.no_restore_cycle(&raw, &sources);
         sources
+    }
+
+    /// `restore_after` must order the sources: a loop is an error at the edge that
+    /// closes it, naming every source of the loop.
+    fn no_restore_cycle(&mut self, raw: &[Spanned<RawSource>], sources: &[SourceSpec]) {
+        let refs: Vec<&SourceSpec> = sources.iter().collect();
+        let Err(cycle) = lifeboat_core::restore_order(&refs) else {
+            return;
+        };
+        let (from, to) = (&cycle.0[0], &cycle.0[1]);
+        let Some(source) = raw.iter().find(|s| s.get_ref().name.get_ref() == from) else {
+            return;
+        };
+        let edge = source
+            .get_ref()
+            .restore_after
+            .iter()
+            .find(|d| d.get_ref() == to);
+        let span = edge.map_or(source.span(), |d| d.span());
+        self.err(span, "app.source.restore_after", cycle.to_string());
     }
 }
