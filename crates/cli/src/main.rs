@@ -55,8 +55,10 @@ enum Command {
     List(commands::list::ListArgs),
     /// Print the resolved configuration with secrets masked
     Config(commands::config::ConfigArgs),
-    /// Restore a source from a backup
+    /// Restore a source, or a whole app from one backup set
     Restore(commands::restore::RestoreArgs),
+    /// Write a lifeboat.toml from the configuration stored in a repository (a new host)
+    Recover(commands::recover::RecoverArgs),
     /// Write a stored dump to stdout
     Dump(commands::dump::DumpArgs),
     /// Check the repository's integrity
@@ -170,6 +172,7 @@ fn main() -> ExitCode {
         Command::List(args) => commands::list::run(&ctx, args),
         Command::Config(args) => commands::config::run(&ctx, args),
         Command::Restore(args) => commands::restore::run(&ctx, args),
+        Command::Recover(args) => commands::recover::run(&ctx, args),
         Command::Dump(args) => commands::dump::run(&ctx, args),
         Command::Check(args) => commands::check::run(&ctx, args),
         Command::Verify(args) => commands::verify::run(&ctx, args),

@@ -26,6 +26,9 @@ pub struct Manifest {
     /// Set on safety backups: `pre-restore`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
+    /// The app's configuration (TOML, secrets as references) as it was at this backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
 }
 
 /// Facts recorded at backup time, for verification.

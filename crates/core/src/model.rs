@@ -90,6 +90,11 @@ pub struct AppSpec {
     pub max_parallel: usize,
     pub schedules: Schedules,
     pub sources: Vec<SourceSpec>,
+    /// The app's part of the configuration file as TOML (secrets only as `*_env`/`*_file`
+    /// references, paths absolute), stored in the manifest of every backup so that
+    /// `lifeboat recover` can write a configuration on a new host.
+    #[serde(skip)]
+    pub stored_config: Option<String>,
 }
 
 /// One stateful part of an app.

@@ -262,6 +262,7 @@ impl Engine {
             duration_ms: 0,
             facts: prepared.facts,
             purpose: (purpose == Purpose::PreRestore).then(|| TAG_PRE_RESTORE.to_string()),
+            config: app.stored_config.clone(),
         };
         let slot = ManifestSlot::default();
         let produce = slot.producer(manifest, started, prepared.complete);

@@ -158,6 +158,7 @@ fn record(
         duration_ms: report.duration_ms,
         facts: Facts::default(),
         purpose: Some("verify".into()),
+        config: None,
     };
     let entry = StreamEntry {
         name: "verify.json".into(),

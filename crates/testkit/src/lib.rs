@@ -43,5 +43,6 @@ pub fn app_spec(name: &str, sources: &[&str]) -> AppSpec {
         max_parallel: 1,
         schedules: Default::default(),
         sources: sources.iter().map(|s| source_spec(s)).collect(),
+        stored_config: None,
     }
 }

@@ -11,6 +11,7 @@ pub mod init;
 pub mod list;
 pub mod man;
 pub mod prune;
+pub mod recover;
 pub mod restore;
 pub mod status;
 pub mod unlock;
@@ -55,19 +56,31 @@ fn cache_dir(url: &str) -> Option<PathBuf> {
 
 pub fn repo_options(config: &Config) -> RepoOptions {
     let r = &config.repository;
+    let options = r
+        .options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.expose().clone()));
     RepoOptions {
-        url: r.url.clone(),
-        password: r.password.clone(),
-        options: r
-            .options
-            .iter()
-            .map(|(k, v)| (k.clone(), v.expose().clone()))
-            .collect(),
-        cache_dir: cache_dir(&r.url),
+        lock_wait: std::time::Duration::from_secs(r.lock_wait_secs),
+        ..options_for(&r.url, r.password.clone(), options.collect())
+    }
+}
+
+/// How to open the repository at `url`, with lifeboat's cache and state dirs.
+pub fn options_for(
+    url: &str,
+    password: lifeboat_core::Secret<String>,
+    options: Vec<(String, String)>,
+) -> RepoOptions {
+    RepoOptions {
+        url: url.to_string(),
+        password,
+        options: options.into_iter().collect(),
+        cache_dir: cache_dir(url),
         // Local repositories too: what it saves (reading every snapshot's tree on each
         // `list`) costs as much on a local disk as remotely.
         state_dir: lifeboat_cache(),
-        lock_wait: std::time::Duration::from_secs(r.lock_wait_secs),
+        lock_wait: std::time::Duration::from_secs(lifeboat_core::model::DEFAULT_LOCK_WAIT_SECS),
     }
 }
 

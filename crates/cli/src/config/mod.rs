@@ -2,6 +2,7 @@
 //! the domain model. Every error names the file, line, column and key.
 
 mod raw;
+pub mod stored;
 mod validate;
 
 use lifeboat_core::Config;
@@ -41,12 +42,22 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     };
     let raw: raw::RawConfig =
         toml::from_str(&text).map_err(|e| ConfigError(vec![doc.toml_error(&e)]))?;
-    let (config, warnings) = validate::validate(raw, &doc).map_err(ConfigError)?;
+    let (mut config, warnings) = validate::validate(raw, &doc).map_err(ConfigError)?;
+    let secrets = lifeboat_core::Redactor::new(crate::notify::summary::secrets_of(&config));
+    for (name, stored) in stored::app_documents(&text, &absolute(path), &secrets) {
+        if let Some(app) = config.apps.iter_mut().find(|a| a.name == name) {
+            app.stored_config = Some(stored);
+        }
+    }
     Ok(Loaded {
         path: path.to_path_buf(),
         config,
         warnings,
     })
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Turns byte spans into `file:line:col` prefixes.

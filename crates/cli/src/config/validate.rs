@@ -273,6 +273,7 @@ impl Validator<'_, '_> {
                 max_parallel,
                 schedules,
                 sources,
+                stored_config: None,
             });
         }
         apps

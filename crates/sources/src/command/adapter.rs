@@ -65,11 +65,15 @@ impl RestoreTarget for CommandTarget {
         Ok(false)
     }
 
-    fn plan(&self, snapshot: &str, _opts: &RestoreOptions) -> Vec<String> {
-        vec![format!(
+    fn plan(&self, snapshot: &str, opts: &RestoreOptions) -> Vec<String> {
+        let mut steps = vec![format!(
             "feed snapshot {snapshot} to {} on stdin",
             self.describe()
-        )]
+        )];
+        if opts.delete {
+            steps.push("--clean: lifeboat cannot empty what a command restores into; restore_command decides what is replaced".into());
+        }
+        steps
     }
 
     fn safety_kind(&self) -> SourceKind {

@@ -14,7 +14,9 @@ pub use crate::postgres::TargetState;
 pub use backup::{database_defaults, start_backup};
 pub use conn::{query, MysqlTarget};
 pub use rename::RenameProblem;
-pub use restore::{prepare_target, renaming, start_restore, LoadPlan, MysqlRestore};
+pub use restore::{
+    drop_databases, prepare_target, renaming, start_restore, user_databases, LoadPlan, MysqlRestore,
+};
 
 use crate::SourceError;
 use conn::{quote_ident, sql_string};

@@ -48,6 +48,34 @@ pub fn prepare_target(target: &MysqlTarget) -> Result<TargetState, SourceError> 
     }
 }
 
+/// The non-system databases of the server (a `--clean` restore of all databases
+/// drops them all, so that the server ends as the backup has it).
+pub fn user_databases(target: &MysqlTarget) -> Result<Vec<String>, SourceError> {
+    let sql = format!(
+        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ({SYSTEM_SCHEMAS}) ORDER BY 1"
+    );
+    let rows = query(&target.without_db(), &sql)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next())
+        .collect())
+}
+
+/// `DROP DATABASE IF EXISTS` each of `names` (`--clean`: objects not in the backup go
+/// with them; the restore then creates each afresh).
+pub fn drop_databases(target: &MysqlTarget, names: &[String]) -> Result<(), SourceError> {
+    for name in names {
+        let sql = format!("DROP DATABASE IF EXISTS {}", quote_ident(name));
+        query(&target.without_db(), &sql).map_err(|e| match e {
+            SourceError::Query(why) => {
+                SourceError::Query(format!("dropping database {name}: {why}"))
+            }
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
 fn count(target: &MysqlTarget, sql: &str) -> Result<u64, SourceError> {
     let text = query_one(target, sql, "counting tables")?;
     text.parse().map_err(|_| {

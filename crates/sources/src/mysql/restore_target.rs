@@ -30,9 +30,29 @@ impl RestoreTarget for MysqlRestoreTarget {
         mysql_holds_data(&self.target, &self.settings)
     }
 
-    fn plan(&self, snapshot: &str, _opts: &RestoreOptions) -> Vec<String> {
+    fn plan(&self, snapshot: &str, opts: &RestoreOptions) -> Vec<String> {
         let (t, settings) = (&self.target, &self.settings);
         let target = self.describe();
+        let mut steps = Vec::new();
+        if opts.delete {
+            let dropped = match (&t.dbname, &settings.databases) {
+                (Some(db), _) => format!("database {db}"),
+                (None, MysqlDatabases::List(names)) => format!("databases {}", names.join(", ")),
+                (None, _) => match super::user_databases(t) {
+                    Ok(names) if names.is_empty() => {
+                        "no database (the server has none but its system ones)".into()
+                    }
+                    Ok(names) => format!(
+                        "databases {} (every one but the system ones)",
+                        names.join(", ")
+                    ),
+                    Err(_) => "every database but the system ones".into(),
+                },
+            };
+            steps.push(format!(
+                "--clean: drop {dropped}; the backup creates what it holds afresh, objects not in it are gone"
+            ));
+        }
         let what = match (&settings.databases, &t.dbname) {
             (MysqlDatabases::List(names), Some(db)) if names.first() != Some(db) => {
                 format!(
@@ -42,9 +62,10 @@ impl RestoreTarget for MysqlRestoreTarget {
             }
             _ => format!("snapshot {snapshot}"),
         };
-        vec![format!(
+        steps.push(format!(
             "load {what} into {target} with the mysql client (database created when missing)"
-        )]
+        ));
+        steps
     }
 
     /// The database the restore writes to, whatever the source dumps.
@@ -64,9 +85,12 @@ impl RestoreTarget for MysqlRestoreTarget {
         &self,
         reader: &dyn SnapshotReader,
         snap: SnapshotRef<'_>,
-        _opts: &RestoreOptions,
+        opts: &RestoreOptions,
         _cancel: &CancelToken,
     ) -> Result<(), Error> {
+        if opts.delete {
+            clean(&self.target, &self.settings)?;
+        }
         restore_mysql(reader, snap, &self.target, &self.settings)
     }
 }
@@ -120,6 +144,18 @@ fn mysql_holds_data(target: &MysqlTarget, settings: &MysqlSettings) -> Result<bo
         }
         _ => holds(target),
     }
+}
+
+/// `--clean`: drops the target database (or the listed ones, or every user database
+/// for a restore of all), so that the restore creates them as the backup has them.
+fn clean(target: &MysqlTarget, settings: &MysqlSettings) -> Result<(), Error> {
+    let names = match (&target.dbname, &settings.databases) {
+        (Some(db), _) => vec![db.clone()],
+        (None, MysqlDatabases::List(names)) => names.clone(),
+        (None, _) => super::user_databases(target)?,
+    };
+    super::drop_databases(target, &names)?;
+    Ok(())
 }
 
 fn restore_mysql(

@@ -110,11 +110,11 @@ impl RestoreTarget for Online {
         Ok(super::target_key_count(&self.target)? > 0)
     }
 
-    fn plan(&self, snapshot: &str, _opts: &RestoreOptions) -> Vec<String> {
-        let how = if self.settings.flush {
-            "FLUSHALL, then load"
-        } else {
-            "merge:"
+    fn plan(&self, snapshot: &str, opts: &RestoreOptions) -> Vec<String> {
+        let how = match (self.settings.flush, opts.delete) {
+            (false, true) => "--clean: FLUSHALL, then load",
+            (true, _) => "FLUSHALL, then load",
+            (false, false) => "merge:",
         };
         vec![format!("{how} snapshot {snapshot} into {} key by key (DUMP/RESTORE), no restart, no config change", self.describe())]
     }
@@ -130,15 +130,16 @@ impl RestoreTarget for Online {
         &self,
         reader: &dyn SnapshotReader,
         snap: SnapshotRef<'_>,
-        _opts: &RestoreOptions,
+        opts: &RestoreOptions,
         _cancel: &CancelToken,
     ) -> Result<(), Error> {
         let manifest = reader.manifest(snap.id)?;
         let dir = spool_rdb(reader, snap, &manifest)?;
+        // `--clean` empties the target even where `flush = false` merges.
         super::restore_online(
             &dir.path().join("dump.rdb"),
             &self.target,
-            self.settings.flush,
+            self.settings.flush || opts.delete,
         )?;
         Ok(())
     }

@@ -70,8 +70,9 @@ impl RestoreTarget for SqliteTarget {
     }
 
     fn plan(&self, snapshot: &str, _opts: &RestoreOptions) -> Vec<String> {
+        // The file is replaced whole: a restore is always clean.
         vec![format!(
-            "write snapshot {snapshot} beside {}, check integrity, rename over it",
+            "write snapshot {snapshot} beside {}, check integrity, rename over it (the whole file is replaced)",
             self.describe()
         )]
     }
