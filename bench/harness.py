@@ -40,9 +40,12 @@ NAMES = {
     "B8": "`list` of a repository with many small backups",
     "B9": "`prune` of about half of those backups",
     "B10": "daemon `GET /metrics` and `GET /api/status` on that repository",
+    "B13": "whole mini seed-001 app (PostgreSQL, MariaDB, Redis, files) vs the seed's sequential procedure",
+    "B14": "MariaDB `sbtest` (sysbench): backup and restore",
+    "B15": "Redis with many keys: backup and online restore",
 }
 SCENARIOS = list(NAMES)
-DB_SCENARIOS = {"B1", "B2", "B3", "B4", "B5", "M1"}
+DB_SCENARIOS = {"B1", "B2", "B3", "B4", "B5", "M1", "B13"}
 PASSWORD = "bench-password"
 MIB = 1024 * 1024
 QUICK_DIVISOR = 20
@@ -55,6 +58,20 @@ MANY_SOURCES = 20
 B8_COMMANDS = [("list", ["list"]), ("status", ["status"])]
 # B10: requests per endpoint and repetition against the running daemon.
 B10_REQUESTS = 30
+# B13/B14: the MariaDB database `sbtest`, filled by `sysbench oltp_read_write prepare` (10 tables of
+# int id, int k, char(120) c, char(60) pad, secondary index on k): 130,000 rows a table are ~300 MB
+# (information_schema data + index), a tenth of that with --quick.
+SYSBENCH_TABLES = 10
+SYSBENCH_ROWS = 130_000
+SYSBENCH_ROWS_QUICK = 13_000
+# The options lifeboat's mysql kind gives mariadb-dump (crates/sources/src/mysql/backup.rs DUMP_ARGS and
+# conn.rs COMMON_ARGS), so that B14's floor does the same work.
+MYSQL_DUMP_ARGS = ["--single-transaction", "--routines", "--triggers", "--events", "--hex-blob", "--quick",
+                   "--no-tablespaces", "--skip-dump-date", "--default-character-set=utf8mb4",
+                   "--max-allowed-packet=1073741824"]
+# B13/B15: keys in the Redis source (strings, hashes, lists, sorted sets; 5% with a TTL).
+REDIS_KEYS = 1_000_000
+REDIS_KEYS_QUICK = 100_000
 
 
 class Failed(Exception):
@@ -217,18 +234,273 @@ class Postgres:
         return self.psql(db, sql).strip()
 
 
-class Lifeboat:
-    """One lifeboat configuration with its own repository (app `shop`, sources as given)."""
+class Server:
+    """A long-running server process (own process group, output to logs/NAME.log), stopped at the end."""
 
-    def __init__(self, ctx, name, sources):
+    def __init__(self, runner, name):
+        self.r, self.name = runner, name
+        self.proc = None
+        self.log_file = None
+
+    def spawn(self, argv):
+        self.log_file = open(self.r.logs / f"{self.name}.log", "ab")
+        self.proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=self.log_file,
+                                     stderr=self.log_file, env=self.r.env, cwd=self.r.tmp, start_new_session=True)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=60):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait()
+        self.proc = None
+        if self.log_file:
+            self.log_file.close()
+            self.log_file = None
+
+
+class MariaDb(Server):
+    """A throwaway MariaDB (mariadb-install-db + mariadbd, as crates/sources/src/scratch/mariadb.rs starts
+    it: loopback, root without password, no binlog, no doublewrite, log flushed once a second), with a
+    buffer pool the bench database fits in."""
+
+    def __init__(self, runner, tmp):
+        super().__init__(runner, "mariadbd")
+        self.dir = tmp / "mariadb"
+        self.data = self.dir / "data"
+        self.port = free_port()
+
+    def start(self):
+        self.dir.mkdir()
+        user = ["--user=root"] if os.geteuid() == 0 else []
+        # TMPDIR: the bootstrap keeps temporary tables there (a shared /tmp lets installs collide).
+        self.r.run(f"TMPDIR={q(self.dir)} mariadb-install-db --no-defaults --datadir={q(self.data)} "
+                   f"--auth-root-authentication-method=normal --skip-test-db {' '.join(user)}")
+        d = self.dir
+        self.spawn(["mariadbd", "--no-defaults", f"--datadir={self.data}", f"--socket={d / 'sock'}",
+                    f"--pid-file={d / 'pid'}", f"--log-error={d / 'error.log'}", f"--tmpdir={d}",
+                    f"--port={self.port}", "--bind-address=127.0.0.1", "--skip-name-resolve", "--skip-log-bin",
+                    "--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0",
+                    "--innodb-buffer-pool-size=1G", "--character-set-server=utf8mb4",
+                    "--collation-server=utf8mb4_general_ci", "--max-allowed-packet=1073741824",
+                    "--event-scheduler=OFF"] + user)
+        deadline = time.monotonic() + 60
+        while True:
+            _, rc, _, _ = self.r.run(self.client() + ["-e", "SELECT 1"], check=False)
+            if rc == 0:
+                return
+            if time.monotonic() > deadline or not self.alive():
+                tail = (d / "error.log").read_text(errors="replace")[-2000:] if (d / "error.log").exists() else ""
+                raise Failed(f"mariadbd did not come up on port {self.port}\n{tail}")
+            time.sleep(0.3)
+
+    def conn_args(self):
+        return ["-h", "127.0.0.1", "-P", str(self.port), "-u", "root"]
+
+    def client(self, db=None):
+        """`mariadb` as root over TCP, with the client options lifeboat's restore uses."""
+        return (["mariadb", "--no-defaults"] + self.conn_args()
+                + ["--default-character-set=utf8mb4", "--max-allowed-packet=1073741824"] + ([db] if db else []))
+
+    def dump(self, db, seed=False):
+        """`mariadb-dump` of db: with lifeboat's options, or (seed) only --single-transaction."""
+        return (["mariadb-dump", "--no-defaults"] + self.conn_args()
+                + (["--single-transaction"] if seed else MYSQL_DUMP_ARGS) + [db])
+
+    def url(self, db):
+        return f"mysql://root@127.0.0.1:{self.port}/{db}"
+
+    def sql(self, sql, db=None):
+        return self.r.out(self.client(db) + ["-N", "-B", "-e", sql])
+
+    def recreate(self, db):
+        self.sql(f"DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}`")
+
+    def drop(self, db):
+        self.sql(f"DROP DATABASE IF EXISTS `{db}`")
+
+    def counts(self, db):
+        """Exact rows per table (count(*)), as 'table=rows' joined by commas, in name order."""
+        tables = self.sql(f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{db}' "
+                          "ORDER BY table_name").split()
+        if not tables:
+            return ""
+        sql = " UNION ALL ".join(f"SELECT '{t}', COUNT(*) FROM `{db}`.`{t}`" for t in tables)
+        return ",".join("=".join(ln.split("\t")) for ln in self.sql(sql).strip().splitlines())
+
+    def size(self, db):
+        """(information_schema data + index bytes, bytes of the database's directory on disk)."""
+        logical = int(float(self.sql(f"SELECT COALESCE(SUM(data_length + index_length), 0) FROM "
+                                     f"information_schema.tables WHERE table_schema = '{db}'").strip()))
+        return logical, self.r.du(self.data / db)
+
+
+class RedisError(Exception):
+    pass
+
+
+class Resp:
+    """A minimal RESP2 client over TCP (enough for PING/INFO/DBSIZE/FLUSHALL/SHUTDOWN)."""
+
+    def __init__(self, port, timeout=30):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.f = self.sock.makefile("rb")
+
+    def close(self):
+        self.f.close()
+        self.sock.close()
+
+    def call(self, *args):
+        parts = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        self.sock.sendall(b"".join(parts))
+        return self._read()
+
+    def _read(self):
+        line = self.f.readline()
+        if not line:
+            raise RedisError("connection closed")
+        kind, rest = line[:1], line[1:].rstrip(b"\r\n")
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RedisError(rest.decode(errors="replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self.f.read(n + 2)[:-2]
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._read() for _ in range(n)]
+        raise RedisError(f"unexpected reply {line!r}")
+
+
+class RedisServer(Server):
+    """A redis-server on a free loopback port, no persistence (`save ""`, no AOF), data dir `dir`
+    (a `dump.rdb` there is loaded at start). repl-diskless-sync-delay 0: an RDB fetched over the
+    replication protocol (`redis-cli --rdb`, lifeboat) starts at once instead of after the default
+    5 s wait for more replicas, which both would pay alike."""
+
+    def __init__(self, runner, name, dir):
+        super().__init__(runner, name)
+        self.dir = dir
+        self.port = free_port()
+
+    def start(self):
+        self.dir.mkdir(exist_ok=True)
+        self.spawn(["redis-server", "--port", self.port, "--bind", "127.0.0.1", "--dir", self.dir,
+                    "--dbfilename", "dump.rdb", "--save", "", "--appendonly", "no", "--daemonize", "no",
+                    "--repl-diskless-sync-delay", "0", "--logfile", self.dir / "redis.log"])
+
+    def wait_loaded(self, keys=None, timeout=3600, poll=0.005):
+        """Polls until the server answers, `INFO persistence` says loading:0 and (when given) DBSIZE is
+        `keys`. Returns the time.perf_counter() at which that was seen."""
+        deadline = time.monotonic() + timeout
+        conn = None
+        try:
+            while True:
+                if not self.alive():
+                    raise Failed(f"{self.name} exited (see logs/{self.name}.log and {self.dir / 'redis.log'})")
+                if time.monotonic() > deadline:
+                    raise Failed(f"{self.name}: not loaded after {timeout} s")
+                try:
+                    if conn is None:
+                        conn = Resp(self.port)
+                    info = conn.call("INFO", "persistence").decode()
+                    if "loading:0" in info and (keys is None or conn.call("DBSIZE") == keys):
+                        return time.perf_counter()
+                except (OSError, RedisError):
+                    if conn is not None:
+                        conn.close()
+                        conn = None
+                time.sleep(poll)
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def call(self, *args):
+        conn = Resp(self.port)
+        try:
+            return conn.call(*args)
+        finally:
+            conn.close()
+
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+    def info(self, section, field):
+        text = self.call("INFO", section).decode()
+        m = re.search(rf"^{re.escape(field)}:(.*?)\r?$", text, re.M)
+        return m.group(1) if m else None
+
+
+def redis_fill_protocol(path, n, seed):
+    """RESP commands for `redis-cli --pipe` writing n keys: 70% strings (20–200 bytes), 10% each hashes
+    (4 fields), lists (5 items) and sorted sets (5 members); every 20th key expires in a week."""
+    r = random.Random(seed)
+    pool = [r.randbytes(r.randint(10, 100)).hex().encode() for _ in range(4096)]
+
+    def cmd(*args):
+        parts = [b"*%d\r\n" % len(args)]
+        for a in args:
+            parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(parts)
+
+    with open(path, "wb") as f:
+        out = []
+        for i in range(n):
+            v = pool[i % 4096]
+            w = pool[(i * 7 + 13) % 4096]
+            kind = i % 10
+            if kind < 7:
+                key = b"session:%d" % i
+                out.append(cmd(b"SET", key, v))
+            elif kind == 7:
+                key = b"account:%d" % i
+                out.append(cmd(b"HSET", key, b"name", v[:16], b"email", w[:24] + b"@example.com",
+                               b"plan", b"pro" if i % 3 else b"free", b"credits", b"%d" % (i % 9973)))
+            elif kind == 8:
+                key = b"queue:%d" % i
+                out.append(cmd(b"RPUSH", key, v[:40], w[:40], v[40:80] or b"x", w[40:80] or b"y", b"%d" % i))
+            else:
+                key = b"usage:%d" % i
+                out.append(cmd(b"ZADD", key, b"1", v[:20], b"2", w[:20], b"3", b"%d" % i, b"4", b"m4", b"5", b"m5"))
+            if i % 20 == 0:
+                out.append(cmd(b"EXPIRE", key, b"604800"))
+            if len(out) >= 10000:
+                f.write(b"".join(out))
+                out = []
+        f.write(b"".join(out))
+
+
+class Lifeboat:
+    """One lifeboat configuration with its own repository (app `shop` unless named, sources as given;
+    app_keys: more keys of the [[app]] table, e.g. max_parallel)."""
+
+    def __init__(self, ctx, name, sources, app="shop", app_keys=None):
         self.ctx = ctx
         self.sources = sources
+        self.app = app
         self.dir = ctx.tmp / name
         self.dir.mkdir()
         self.repo = self.dir / "repo"
         self.config = self.dir / "lifeboat.toml"
         lines = ["[repository]", f"url = {json.dumps(str(self.repo))}", 'password_env = "LIFEBOAT_PASSWORD"',
-                 "", "[[app]]", 'name = "shop"']
+                 "", "[[app]]", f"name = {json.dumps(app)}"]
+        lines += [f"{k} = {toml_value(v)}" for k, v in (app_keys or {}).items()]
         for source in sources:
             lines += ["", "[[app.source]]"] + [f"{k} = {toml_value(v)}" for k, v in source.items()]
         self.config.write_text("\n".join(lines) + "\n")
@@ -283,6 +555,19 @@ class Bench:
         self.shop_gz = None       # `pg_dump shop | gzip` file (B4)
         self.tree_dir = None
         self.many_lb = None       # a Lifeboat whose repository holds MANY_SOURCES × many_days backups (B8, B9)
+        self.sysbench_rows = SYSBENCH_ROWS_QUICK if self.quick else SYSBENCH_ROWS
+        self.redis_keys = REDIS_KEYS_QUICK if self.quick else REDIS_KEYS
+        self.maria = None         # MariaDb holding `sbtest` (B13, B14)
+        self.maria_counts = None  # its exact row counts
+        self.redis_src = None     # RedisServer holding redis_keys keys (B13, B15)
+        self.servers = []         # everything started, stopped at the end
+        self.setup_failed = {}    # "mariadb"/"redis": why its setup failed (not retried by later scenarios)
+
+    def stop_servers(self):
+        for s in reversed(self.servers):
+            s.stop()
+        self.servers = []
+        self.pg.stop()
 
     # ---------- data ----------
 
@@ -320,6 +605,75 @@ class Bench:
             # Warm-up (untimed): read every file once.
             self.r.run(f"find {q(self.tree_dir)} -type f -print0 | xargs -0 cat > /dev/null")
         return self.tree_dir
+
+    def mariadb(self):
+        """The MariaDB server with `sbtest` from `sysbench oltp_read_write prepare` (setup, untimed)."""
+        if "mariadb" in self.setup_failed:
+            raise Failed(self.setup_failed["mariadb"])
+        if self.maria is None:
+            try:
+                self.maria = self._mariadb()
+            except Failed as e:
+                self.setup_failed["mariadb"] = f"MariaDB setup: {e}"
+                raise
+        return self.maria
+
+    def _mariadb(self):
+        log("starting MariaDB and filling sbtest with sysbench (setup, not measured)")
+        t0 = time.perf_counter()
+        m = MariaDb(self.r, self.tmp)
+        self.servers.append(m)
+        m.start()
+        m.sql("CREATE DATABASE sbtest")
+        self.r.run(["sysbench", "oltp_read_write", "--db-driver=mysql", "--mysql-host=127.0.0.1",
+                    f"--mysql-port={m.port}", "--mysql-user=root", "--mysql-db=sbtest",
+                    f"--tables={SYSBENCH_TABLES}", f"--table-size={self.sysbench_rows}", "--threads=2",
+                    "prepare"])
+        m.sql("ANALYZE TABLE " + ", ".join(f"sbtest{i}" for i in range(1, SYSBENCH_TABLES + 1)), "sbtest")
+        self.maria_counts = m.counts("sbtest")
+        logical, disk = m.size("sbtest")
+        version = m.sql("SELECT VERSION()").strip()
+        log(f"sbtest: {SYSBENCH_TABLES} × {self.sysbench_rows} rows, {fmt_b(logical)} in "
+            f"{time.perf_counter() - t0:.0f} s")
+        self.notes.append(f"MariaDB {version} `sbtest` (sysbench oltp_read_write prepare, {SYSBENCH_TABLES} tables × "
+                          f"{self.sysbench_rows} rows): {fmt_b(logical)} data + index (information_schema), "
+                          f"{fmt_b(disk)} on disk (du of its directory); innodb_buffer_pool_size 1 GiB, "
+                          "flush_log_at_trx_commit=0, no doublewrite, no binlog")
+        # Warm-up (untimed): one full read.
+        self.r.run(shlex.join(map(str, m.dump("sbtest"))) + " > /dev/null")
+        return m
+
+    def redis_source(self):
+        """A redis-server holding redis_keys keys, filled with `redis-cli --pipe` (setup, untimed)."""
+        if "redis" in self.setup_failed:
+            raise Failed(self.setup_failed["redis"])
+        if self.redis_src is None:
+            try:
+                self.redis_src = self._redis_source()
+            except Failed as e:
+                self.setup_failed["redis"] = f"Redis setup: {e}"
+                raise
+        return self.redis_src
+
+    def _redis_source(self):
+        log(f"starting Redis and writing {self.redis_keys} keys (setup, not measured)")
+        t0 = time.perf_counter()
+        rs = RedisServer(self.r, "redis-source", self.tmp / "redis-source")
+        self.servers.append(rs)
+        rs.start()
+        rs.wait_loaded()
+        fill = self.tmp / "redis-fill.resp"
+        redis_fill_protocol(fill, self.redis_keys, seed=20240502)
+        self.r.run(f"redis-cli -h 127.0.0.1 -p {rs.port} --pipe < {q(fill)}")
+        fill.unlink()
+        got = rs.call("DBSIZE")
+        if got != self.redis_keys:
+            raise Failed(f"redis source: DBSIZE {got} after filling, want {self.redis_keys}")
+        log(f"redis: {got} keys, {rs.info('memory', 'used_memory_human')} in {time.perf_counter() - t0:.0f} s")
+        self.notes.append(f"Redis {rs.info('server', 'redis_version')}: {got} keys (70% strings of 20–200 B, "
+                          f"10% each hashes, lists, sorted sets; 5% with a TTL), used_memory "
+                          f"{rs.info('memory', 'used_memory_human')}")
+        return rs
 
     def db_source(self, db):
         return {"name": "db", "kind": "postgres", "url": self.pg.url(db)}
@@ -690,6 +1044,201 @@ class Bench:
                              verdict([("B1 256 MiB", db_rss <= limit), ("stream 256 MiB", stream.rss <= limit),
                                       ("±20%", abs(ratio - 1) <= 0.2)])))
 
+    def b13(self):
+        """The mini seed-001 app: one `lifeboat backup APP` of its four sources (max_parallel = 2) into an
+        empty repository, against the seed's procedure run step after step: each step timed on its own,
+        the seed's time is their sum."""
+        m = self.mariadb()
+        rs = self.redis_source()
+        tree = self.tree()
+        app = "seed001"
+        sources = [
+            {"name": "db", "kind": "postgres", "url": self.pg.url("shop")},
+            {"name": "mysql", "kind": "mysql", "url": m.url("sbtest")},
+            {"name": "redis", "kind": "redis", "url": rs.url()},
+            {"name": "storage", "kind": "files", "path": str(tree)},
+        ]
+        steps = [
+            ("mariadb-dump | gzip",
+             lambda d: shlex.join(map(str, m.dump("sbtest", seed=True))) + f" | gzip > {q(d / 'system-mysql-backup.gz')}"),
+            ("pg_dump | gzip", lambda d: f"pg_dump shop | gzip > {q(d / 'shop.sql.gz')}"),
+            ("redis-cli --rdb", lambda d: f"redis-cli -h 127.0.0.1 -p {rs.port} --rdb {q(d / 'redis-dump.rdb')} > /dev/null"),
+            ("rsync -a", lambda d: f"rsync -a {q(str(tree) + '/')} {q(d / 'storage')}/"),
+        ]
+        s = {"lifeboat": [], "seed": []}
+        per_step = {label: [] for label, _ in steps}
+        per_source = {}
+        sizes = {}
+        for i in range(self.runs):
+            log(f"B13 run {i + 1}/{self.runs}")
+            lb = Lifeboat(self, f"b13-{i}", sources, app=app, app_keys={"max_parallel": 2})
+            lb.init()
+            sample, _, out, _ = self.r.run(lb.argv("backup", app), rss=True)
+            s["lifeboat"].append(sample)
+            # lifeboat's own line per source, e.g. "seed001/db: ok  snapshot …  1.2s": its time for that source.
+            for src, secs in re.findall(rf"^{app}/(\S+): ok\b.*?([\d.]+)s\s*$", out, re.M):
+                per_source.setdefault(src, []).append(float(secs))
+            listed = json.loads(self.r.out(lb.argv("list", "--json")))
+            if len(listed) != len(sources):
+                raise Failed(f"B13: `lifeboat list` shows {len(listed)} backups after `backup {app}`, want {len(sources)}")
+            sizes["lifeboat repository"] = self.r.du(lb.repo)
+            lb.remove()
+
+            d = self.tmp / f"b13-seed-{i}"
+            d.mkdir()
+            total = 0.0
+            for label, cmd in steps:
+                x = self.r.timed(cmd(d)).seconds
+                per_step[label].append(x)
+                total += x
+            s["seed"].append(Sample(total))
+            sizes["seed files"] = self.r.du(d)
+            for name in ("system-mysql-backup.gz", "shop.sql.gz", "redis-dump.rdb"):
+                sizes[f"seed {name}"] = (d / name).stat().st_size
+            shutil.rmtree(d)
+        self.sample_note("B13", s)
+        self.notes.append("B13 seed steps (median): " + "; ".join(f"`{k}` {fmt_s(median(v))}" for k, v in per_step.items()))
+        if per_source:
+            self.notes.append("B13 lifeboat per source, as it reports them (median; two run at a time): "
+                              + "; ".join(f"{k} {fmt_s(median(v))}" for k, v in per_source.items()))
+        self.notes.append("B13 sizes: " + ", ".join(f"{k} {fmt_b(v)}" for k, v in sizes.items()))
+        m_lb, m_seed = median([x.seconds for x in s["lifeboat"]]), median([x.seconds for x in s["seed"]])
+        r = m_lb / m_seed
+        self.rows.append(Row(
+            "B13", f"`lifeboat backup {app}` (4 sources, max_parallel = 2): shop, sbtest, "
+                   f"{self.redis_keys} Redis keys, files tree",
+            fmt_s(m_lb),
+            "seed, sequential " + fmt_s(m_seed) + " (" + "; ".join(f"`{k}` {fmt_s(median(v))}" for k, v in per_step.items()) + ")",
+            f"{fmt_x(r)} seed", "≤0.5× seed", verdict([("seed", r <= 0.5)])))
+
+    def b14(self):
+        """MariaDB alone: backup into an empty repository vs `mariadb-dump > /dev/null` (same options);
+        restore into an empty database vs `mariadb DB < dump.sql` from a local file (same dump)."""
+        m = self.mariadb()
+        app, spec = "b14", "b14/mysql"
+        src = {"name": "mysql", "kind": "mysql", "url": m.url("sbtest")}
+        logical, _ = m.size("sbtest")
+        floor = shlex.join(map(str, m.dump("sbtest"))) + " > /dev/null"
+        s = {"lifeboat": [], "floor": []}
+        lb = None
+        for i in range(self.runs):
+            log(f"B14 backup run {i + 1}/{self.runs}")
+            if lb is not None:
+                lb.remove()
+            lb = Lifeboat(self, f"b14-{i}", [src], app=app)
+            lb.init()
+            s["lifeboat"].append(self.r.timed(lb.argv("backup", spec), rss=True))
+            s["floor"].append(self.r.timed(floor))
+        repo_size = self.r.du(lb.repo)
+        self.sample_note("B14 backup", s)
+        m_lb, m_f = median([x.seconds for x in s["lifeboat"]]), median([x.seconds for x in s["floor"]])
+        r = m_lb / m_f
+        what = f"MariaDB `sbtest` ({fmt_b(logical)}, {SYSBENCH_TABLES} × {self.sysbench_rows} rows)"
+        self.rows.append(Row("B14", f"{what}: `lifeboat backup {spec}` into an empty repository", fmt_s(m_lb),
+                             f"floor `mariadb-dump` (lifeboat's options) `> /dev/null` {fmt_s(m_f)}",
+                             f"{fmt_x(r)} floor", "≤1.3× floor", verdict([("floor", r <= 1.3)])))
+
+        dump = self.tmp / "b14-sbtest.sql"
+        self.r.run(shlex.join(map(str, m.dump("sbtest"))) + f" > {q(dump)}")
+        self.notes.append(f"B14 sizes: dump file {fmt_b(dump.stat().st_size)}, lifeboat repository {fmt_b(repo_size)}")
+        # Warm-up (untimed): read the repository and the dump file once.
+        self.r.run(shlex.join(map(str, lb.argv("dump", spec))) + f" > /dev/null; cat {q(dump)} > /dev/null")
+        s = {"lifeboat": [], "floor": []}
+        for i in range(self.runs):
+            log(f"B14 restore run {i + 1}/{self.runs}")
+            m.recreate("sbtest_restore")
+            s["lifeboat"].append(self.r.timed(lb.argv("restore", spec, "--to", m.url("sbtest_restore")), rss=True))
+            got = m.counts("sbtest_restore")
+            m.drop("sbtest_restore")
+            if got != self.maria_counts:
+                raise Failed(f"B14: lifeboat restore: row counts {got} differ from sbtest's {self.maria_counts}")
+            m.recreate("sbtest_restore2")
+            s["floor"].append(self.r.timed(shlex.join(map(str, m.client("sbtest_restore2"))) + f" < {q(dump)}"))
+            got = m.counts("sbtest_restore2")
+            m.drop("sbtest_restore2")
+            if got != self.maria_counts:
+                raise Failed(f"B14: `mariadb < dump`: row counts {got} differ from sbtest's {self.maria_counts}")
+        lb.remove()
+        dump.unlink()
+        self.sample_note("B14 restore", s)
+        self.notes.append(f"B14 restore: row counts of every restored database checked against sbtest "
+                          f"({self.maria_counts.count('=')} tables)")
+        m_lb, m_f = median([x.seconds for x in s["lifeboat"]]), median([x.seconds for x in s["floor"]])
+        r = m_lb / m_f
+        self.rows.append(Row("B14", f"{what}: `lifeboat restore {spec} --to mysql://…/sbtest_restore` (empty database)",
+                             fmt_s(m_lb), f"floor `mariadb sbtest_restore2 < dump.sql` (local file) {fmt_s(m_f)}",
+                             f"{fmt_x(r)} floor", "≤1.1× floor", verdict([("floor", r <= 1.1)])))
+
+    def b15(self):
+        """Redis alone: backup vs `redis-cli --rdb FILE`; online restore into a second, empty, running
+        redis-server vs a fresh redis-server loading the same RDB at start (spawn until `INFO persistence`
+        says loading:0 and DBSIZE is all keys)."""
+        rs = self.redis_source()
+        n = self.redis_keys
+        app, spec = "b15", "b15/redis"
+        src = {"name": "redis", "kind": "redis", "url": rs.url()}
+        rdb = self.tmp / "b15-dump.rdb"
+        s = {"lifeboat": [], "redis-cli": []}
+        lb = None
+        for i in range(self.runs):
+            log(f"B15 backup run {i + 1}/{self.runs}")
+            if lb is not None:
+                lb.remove()
+            lb = Lifeboat(self, f"b15-{i}", [src], app=app)
+            lb.init()
+            s["lifeboat"].append(self.r.timed(lb.argv("backup", spec), rss=True))
+            rdb.unlink(missing_ok=True)
+            s["redis-cli"].append(self.r.timed(["redis-cli", "-h", "127.0.0.1", "-p", rs.port, "--rdb", rdb]))
+        self.notes.append(f"B15 sizes: RDB {fmt_b(rdb.stat().st_size)}, lifeboat repository {fmt_b(self.r.du(lb.repo))}")
+        self.sample_note("B15 backup", s)
+        m_lb, m_b = median([x.seconds for x in s["lifeboat"]]), median([x.seconds for x in s["redis-cli"]])
+        r = m_lb / m_b
+        what = f"Redis, {n} keys"
+        self.rows.append(Row("B15", f"{what}: `lifeboat backup {spec}` into an empty repository", fmt_s(m_lb),
+                             f"`redis-cli --rdb FILE` {fmt_s(m_b)}", f"{fmt_x(r)} redis-cli", "≤1.3× redis-cli",
+                             verdict([("redis-cli", r <= 1.3)])))
+
+        def keyspace(server):
+            line = server.info("keyspace", "db0") or ""
+            return ",".join(x for x in line.split(",") if not x.startswith("avg_ttl"))
+        want = keyspace(rs)
+        target = RedisServer(self.r, "redis-target", self.tmp / "redis-target")
+        self.servers.append(target)
+        target.start()
+        target.wait_loaded()
+        # Warm-up (untimed): read the repository once.
+        self.r.run(shlex.join(map(str, lb.argv("dump", spec))) + " > /dev/null")
+        s = {"lifeboat": [], "cold load": []}
+        for i in range(self.runs):
+            log(f"B15 restore run {i + 1}/{self.runs}")
+            target.call("FLUSHALL")
+            s["lifeboat"].append(self.r.timed(lb.argv("restore", spec, "--to", target.url()), rss=True))
+            got, ks = target.call("DBSIZE"), keyspace(target)
+            if got != n or ks != want:
+                raise Failed(f"B15: after lifeboat restore the target has DBSIZE {got} ({ks}), want {n} ({want})")
+            cold = RedisServer(self.r, f"redis-cold-{i}", self.tmp / f"redis-cold-{i}")
+            cold.dir.mkdir()
+            shutil.copyfile(rdb, cold.dir / "dump.rdb")
+            self.servers.append(cold)
+            t0 = time.perf_counter()
+            cold.start()
+            t1 = cold.wait_loaded(keys=n)
+            s["cold load"].append(Sample(t1 - t0))
+            cold.stop()
+            self.servers.remove(cold)
+            shutil.rmtree(cold.dir)
+        target.call("FLUSHALL")
+        target.stop()
+        self.servers.remove(target)
+        lb.remove()
+        self.sample_note("B15 restore", s)
+        self.notes.append(f"B15 restore: DBSIZE and keys/expires of db0 checked after every lifeboat restore ({want})")
+        m_lb, m_c = median([x.seconds for x in s["lifeboat"]]), median([x.seconds for x in s["cold load"]])
+        r = m_lb / m_c
+        self.rows.append(Row("B15", f"{what}: `lifeboat restore {spec} --to redis://…` (online, empty running server)",
+                             fmt_s(m_lb), f"cold load: fresh `redis-server` reading the RDB at start {fmt_s(m_c)}",
+                             f"{fmt_x(r)} cold load", "≤2× cold load", verdict([("cold load", r <= 2.0)])))
+
     def sample_note(self, sid, samples):
         parts = []
         for k, v in samples.items():
@@ -712,9 +1261,17 @@ class Bench:
             f"lifeboat commit: {head}" + (" + uncommitted changes" if dirty else ""),
             f"pg_dump: {first_line(['pg_dump', '--version'])}",
             f"restic: {first_line(['restic', 'version'])}",
-        ]
+        ] + ([
+            f"mariadb-dump: {first_line(['mariadb-dump', '--version'])}",
+            f"sysbench: {first_line(['sysbench', '--version'])}",
+        ] if self.only & {"B13", "B14"} else []) + ([
+            f"redis-server: {first_line(['redis-server', '--version'])}",
+        ] if self.only & {"B13", "B15"} else []) + ([
+            f"rsync: {first_line(['rsync', '--version'])}",
+        ] if "B13" in self.only else [])
 
     def run(self, only):
+        self.only = only
         versions = self.versions()
         for v in versions:
             log(v)
@@ -722,7 +1279,7 @@ class Bench:
             ("B1", self.b1), ("B2", lambda: self.churn("B2", "churn_recent.sql", 0.08)),
             ("B3", lambda: self.churn("B3", "churn_uniform.sql", 1.0)), ("B4", self.b4), ("B5", self.b5),
             ("B6", lambda: self.files(only & {"B6", "B7"})), ("M1", self.m1), ("B8", self.b8), ("B9", self.b9),
-            ("B10", self.b10),
+            ("B10", self.b10), ("B13", self.b13), ("B14", self.b14), ("B15", self.b15),
         ]
         if only & DB_SCENARIOS:
             self.pg.start()
@@ -831,7 +1388,8 @@ def generate_tree(root, seed, quick):
 def parse_args():
     ap = argparse.ArgumentParser(description="lifeboat benchmarks (BENCHMARKS.md), side by side with baselines")
     ap.add_argument("--quick", action="store_true",
-                    help=f"small data (shop/{QUICK_DIVISOR}, ~50 MiB tree, 512 MiB stream, 2 churn days), 1 run")
+                    help=f"small data (shop/{QUICK_DIVISOR}, ~50 MiB tree, 512 MiB stream, 2 churn days, "
+                         f"{SYSBENCH_ROWS_QUICK} sysbench rows a table, {REDIS_KEYS_QUICK} Redis keys), 1 run")
     ap.add_argument("--runs", type=int, help="repetitions per scenario, median reported (default 3; 1 with --quick)")
     ap.add_argument("--only", help="comma-separated scenario ids, e.g. B1,B4 (default: all)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, repos) for debugging")
@@ -882,7 +1440,7 @@ def main():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if bench is not None:
-            bench.pg.stop()
+            bench.stop_servers()
         if args.keep:
             log(f"kept {tmp}")
         else:
