@@ -2,7 +2,7 @@
 
 use crate::output::{bytes, table};
 use crate::Ctx;
-use lifeboat_core::Selector;
+use lifeboat_core::{Config, Selector};
 use lifeboat_repo::SnapshotInfo;
 use std::process::ExitCode;
 
@@ -36,11 +36,11 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<ExitCode> {
         .filter(|s| matches(s, &selectors))
         .collect();
     if ctx.json && args.runs {
-        crate::output::json(&runs_json(&snapshots))?;
+        crate::output::json(&runs_json(&loaded.config, &snapshots))?;
     } else if ctx.json {
         crate::output::json(&snapshots)?;
     } else if args.runs {
-        print_runs(&snapshots);
+        print_runs(&loaded.config, &snapshots);
     } else {
         print_table(&snapshots);
     }
@@ -96,14 +96,44 @@ fn runs(snapshots: &[SnapshotInfo]) -> Vec<(&str, Vec<&SnapshotInfo>)> {
     runs
 }
 
-fn runs_json(snapshots: &[SnapshotInfo]) -> serde_json::Value {
+/// What a run is: a complete backup set of its app (every configured source has a
+/// backup in it), an incomplete one (which sources lack one), or a safety set.
+fn completeness(config: &Config, members: &[&SnapshotInfo]) -> (Option<bool>, String) {
+    if members.iter().any(|s| s.pre_restore) {
+        return (None, "safety set (taken before a restore)".into());
+    }
+    let Some(app) = members
+        .first()
+        .and_then(|s| config.apps.iter().find(|a| a.name == s.app))
+    else {
+        return (None, "app not in the configuration".into());
+    };
+    let missing: Vec<&str> = app
+        .sources
+        .iter()
+        .filter(|src| !members.iter().any(|s| s.source == src.name))
+        .map(|src| src.name.as_str())
+        .collect();
+    match missing.as_slice() {
+        [] => (Some(true), "complete".into()),
+        _ => (
+            Some(false),
+            format!("incomplete: no backup of {}", missing.join(", ")),
+        ),
+    }
+}
+
+fn runs_json(config: &Config, snapshots: &[SnapshotInfo]) -> serde_json::Value {
     let runs: Vec<serde_json::Value> = runs(snapshots)
         .into_iter()
         .map(|(run, members)| {
+            let (complete, state) = completeness(config, &members);
             serde_json::json!({
                 "run_id": run,
                 "time": members.first().map(|s| s.time.clone()),
                 "size": members.iter().map(|s| s.size).sum::<u64>(),
+                "complete": complete,
+                "state": state,
                 "backups": members,
             })
         })
@@ -111,10 +141,15 @@ fn runs_json(snapshots: &[SnapshotInfo]) -> serde_json::Value {
     serde_json::Value::Array(runs)
 }
 
-fn print_runs(snapshots: &[SnapshotInfo]) {
+fn print_runs(config: &Config, snapshots: &[SnapshotInfo]) {
     for (run, members) in runs(snapshots) {
         let total: u64 = members.iter().map(|s| s.size).sum();
-        println!("run {run}  ({} backups, {})", members.len(), bytes(total));
+        let (_, state) = completeness(config, &members);
+        println!(
+            "run {run}  ({} backups, {}, {state})",
+            members.len(),
+            bytes(total)
+        );
         table(&HEADER, &members.iter().map(|s| row(s)).collect::<Vec<_>>());
         println!();
     }
