@@ -233,10 +233,7 @@ impl Engine {
     }
 
     fn hook(&self, report: &mut AppRestoreReport, call: HookCall<'_>) -> Result<(), Error> {
-        let ran = self
-            .hooks
-            .run(&call)
-            .map_err(|e| e.context(&call.app.to_string()))?;
+        let ran = self.hooks.run(&call).map_err(|e| e.context(call.app))?;
         report.hooks.extend(ran.iter().map(|r| HookRun {
             output: self.redactor.apply(&r.output),
             ..r.clone()

@@ -179,7 +179,7 @@ pub fn backup_sets<'a>(snapshots: &'a [SnapshotInfo], app: &str) -> Vec<BackupSe
             }),
         }
     }
-    sets.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+    sets.sort_by_key(|s| std::cmp::Reverse(s.timestamp));
     sets
 }
 

@@ -107,7 +107,7 @@ fn backend_options(given: &[String]) -> anyhow::Result<Vec<(String, String)>> {
 fn stored_configs(repo: &mut dyn Repository) -> anyhow::Result<(Vec<Found>, Vec<AppFound>)> {
     let mut snapshots: Vec<SnapshotInfo> = repo.list()?;
     snapshots.retain(|s| !s.pre_restore);
-    snapshots.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+    snapshots.sort_by_key(|s| std::cmp::Reverse(s.timestamp));
     let mut names: Vec<String> = Vec::new();
     for s in &snapshots {
         if !names.contains(&s.app) {
