@@ -10,12 +10,13 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 /// Every subcommand of `lifeboat`.
-const COMMANDS: [&str; 14] = [
+const COMMANDS: [&str; 15] = [
     "init",
     "backup",
     "list",
     "config",
     "restore",
+    "recover",
     "dump",
     "check",
     "verify",

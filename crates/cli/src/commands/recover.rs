@@ -21,7 +21,7 @@ pub struct RecoverArgs {
     /// A file holding the repository password
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
-    /// A backend option KEY=VALUE (endpoint, region, …), repeatable; not written to the file
+    /// A backend option KEY=VALUE (endpoint, region), repeatable; not written to the file
     #[arg(long = "option", value_name = "KEY=VALUE")]
     options: Vec<String>,
     /// Where to write the configuration (`-`: stdout) [default: --config, else ./lifeboat.toml]
