@@ -47,9 +47,10 @@ pub struct RestoreArgs {
     /// files: with --delete, remove excluded paths too
     #[arg(long)]
     delete_excluded: bool,
-    /// Empty each target first, so that it ends equal to the backup: postgres and mysql
-    /// drop the database and create it afresh, redis is flushed, files and buckets lose
-    /// what the backup does not have (paths the source excludes are kept)
+    /// Empty each target first, so that it ends equal to the backup (objects not in the
+    /// backup are gone): postgres and mysql drop the database and create it afresh, redis
+    /// is flushed, files and buckets lose what the backup does not have (paths the source
+    /// excludes are kept)
     #[arg(long)]
     clean: bool,
     /// Print what would happen and change nothing
