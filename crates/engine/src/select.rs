@@ -201,7 +201,7 @@ pub fn pick_set<'a>(
     }
     let admitted: Vec<BackupSet<'a>> = sets
         .into_iter()
-        .filter(|set| !set.pre_restore && set.members.iter().any(|s| wanted.admits(s)))
+        .filter(|set| !set.pre_restore && set_admitted(set, wanted))
         .collect();
     let newest = admitted.first().cloned();
     if let Some(set) = admitted
@@ -232,6 +232,14 @@ pub fn pick_set<'a>(
             ),
         ),
     })
+}
+
+/// `--at`: the whole set was taken by then; `--filter`: one of its backups matches.
+fn set_admitted(set: &BackupSet<'_>, wanted: Wanted<'_>) -> bool {
+    wanted.at.is_none_or(|at| set.timestamp <= at)
+        && wanted
+            .filter
+            .is_none_or(|f| set.members.iter().any(|s| mentions(s, f)))
 }
 
 /// The set `id` names (a run id prefix, or a snapshot id prefix of one of its backups),
