@@ -5,6 +5,7 @@
 pub mod adapter;
 mod backup;
 mod client;
+mod framing;
 mod resp;
 mod restore;
 mod target;
