@@ -214,3 +214,24 @@ fn a_refused_restore_fails_and_names_the_key() {
     );
     assert!(err.to_string().contains("NOPERM"), "{err}");
 }
+
+#[test]
+fn a_db_the_target_lacks_fails_before_the_target_is_touched() {
+    // Keys in db 0 and db 300 (the scratch servers have 256); checksum 0: not kept.
+    let rdb: Vec<u8> = [
+        b"REDIS0010".as_slice(),
+        &[0xfe, 0, 0, 1, b'a', 1, b'x'],
+        &[0xfe, 0x41, 0x2c, 0, 1, b'b', 1, b'y'],
+        &[0xff, 0, 0, 0, 0, 0, 0, 0, 0],
+    ]
+    .concat();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("dbs.rdb");
+    std::fs::write(&path, rdb).unwrap();
+    let target = server();
+    cmd(&mut target.admin().unwrap(), &["SET", "precious", "1"]);
+    let err = restore_online(&path, &target.target(), true).unwrap_err();
+    eprintln!("{err}");
+    assert!(err.to_string().contains("SELECT failed"), "{err}");
+    assert_eq!(target_key_count(&target.target()).unwrap(), 1);
+}

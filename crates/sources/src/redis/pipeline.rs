@@ -25,6 +25,8 @@ const OUT_BUFFER: usize = 256 * 1024;
 enum Sent {
     Select(u32),
     Restore(Vec<u8>),
+    /// No command: the reply thread signals once it has read every reply before it.
+    Barrier(SyncSender<()>),
 }
 
 /// Keys restored per db, in the order the dbs came.
@@ -95,8 +97,13 @@ impl Pipeline {
             return false;
         }
         if self.db != Some(db) {
+            // Answered before anything follows it: were it refused, the RESTOREs behind
+            // it would land in the previous db.
             let n = db.to_string();
-            if !(self.write(&[b"SELECT", n.as_bytes()]) && self.expect(Sent::Select(db))) {
+            let selected = self.write(&[b"SELECT", n.as_bytes()])
+                && self.expect(Sent::Select(db))
+                && self.drain();
+            if !selected || self.refused.load(Ordering::Relaxed) {
                 return false;
             }
             self.db = Some(db);
@@ -121,6 +128,16 @@ impl Pipeline {
                 false
             }
         }
+    }
+
+    /// Waits until every command sent so far is answered.
+    fn drain(&mut self) -> bool {
+        if let Err(e) = self.out.flush() {
+            self.write_error = Some(e);
+            return false;
+        }
+        let (done, wait) = mpsc::sync_channel(1);
+        self.expect(Sent::Barrier(done)) && wait.recv().is_ok()
     }
 
     /// Tells the reply thread what the command just written will answer.
@@ -187,6 +204,10 @@ fn read_replies(
     let mut db = 0;
     let mut failure = None;
     for sent in pending {
+        if let Sent::Barrier(done) = sent {
+            let _ = done.send(());
+            continue;
+        }
         let reply = resp::read_value(&mut reader).map_err(|source| {
             refused.store(true, Ordering::Relaxed);
             SourceError::Io {
@@ -201,6 +222,7 @@ fn read_replies(
             }
             (Sent::Select(n), _) => db = n,
             (Sent::Restore(_), _) => tally.count(db),
+            (Sent::Barrier(_), _) => {}
         }
     }
     failure.map_or(Ok(tally), Err)
@@ -210,6 +232,7 @@ fn describe(sent: &Sent) -> String {
     match sent {
         Sent::Select(db) => format!("SELECT {db}"),
         Sent::Restore(key) => format!("RESTORE of key {}", show_key(key)),
+        Sent::Barrier(_) => String::new(),
     }
 }
 

@@ -73,9 +73,9 @@ pub fn restore_online(
 ) -> Result<RestoreStats, SourceError> {
     let started = Instant::now();
     match check(rdb) {
-        Ok(()) => {
+        Ok(dbs) => {
             tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "RDB checked");
-            let stats = restore_from_rdb(rdb, target, flush)?;
+            let stats = restore_from_rdb(rdb, &dbs, target, flush)?;
             tracing::debug!(
                 elapsed_ms = started.elapsed().as_millis(),
                 keys = stats.total(),
@@ -108,10 +108,24 @@ fn open_rdb(rdb: &Path, keep_values: bool) -> Result<RdbReader<BufReader<File>>,
     RdbReader::open(BufReader::with_capacity(READ_BUFFER, file), keep_values)
 }
 
-/// Walks the whole file (types, lengths, checksum) without keeping anything.
-fn check(rdb: &Path) -> Result<(), RdbError> {
+/// Walks the whole file (types, lengths, checksum) without keeping anything; returns
+/// the dbs that hold keys.
+fn check(rdb: &Path) -> Result<Vec<u32>, RdbError> {
     let mut reader = open_rdb(rdb, false)?;
-    while reader.next_entry()?.is_some() {}
+    let mut dbs: Vec<u32> = Vec::new();
+    while let Some(entry) = reader.next_entry()? {
+        if !entry.empty && dbs.last() != Some(&entry.db) {
+            dbs.push(entry.db);
+        }
+    }
+    Ok(dbs)
+}
+
+/// `SELECT`s each db once: a target with fewer databases refuses before it is touched.
+fn check_dbs(dest: &mut Conn, dbs: &[u32]) -> Result<(), SourceError> {
+    for db in dbs.iter().chain(&[0]) {
+        dest.call(&[b"SELECT", db.to_string().as_bytes()])?;
+    }
     Ok(())
 }
 
@@ -136,6 +150,7 @@ fn next_key(
 /// The fast path: keys straight from the file into the target.
 fn restore_from_rdb(
     rdb: &Path,
+    dbs: &[u32],
     target: &RedisTarget,
     flush: bool,
 ) -> Result<RestoreStats, SourceError> {
@@ -157,6 +172,7 @@ fn restore_from_rdb(
     if let Some(first) = &next {
         probe(&mut dest, &first.payload, &versions)?;
     }
+    check_dbs(&mut dest, dbs)?;
     if flush {
         flush_target(&mut dest)?;
     }
