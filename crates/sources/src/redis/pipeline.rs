@@ -241,3 +241,30 @@ pub fn show_key(key: &[u8]) -> String {
     let text: String = String::from_utf8_lossy(key).chars().take(100).collect();
     format!("{text:?}")
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::scratch::redis::ScratchRedis;
+
+    #[test]
+    fn streams_more_commands_than_may_be_in_flight_across_dbs() {
+        let server = ScratchRedis::start(None).unwrap();
+        let mut admin = server.admin().unwrap();
+        admin.call(&[b"SET", b"model", b"value"]).unwrap();
+        let Value::Bulk(payload) = admin.call(&[b"DUMP", b"model"]).unwrap() else {
+            panic!("no payload");
+        };
+        let mut pipe = Pipeline::start(server.admin().unwrap()).unwrap();
+        let keys = IN_FLIGHT as u64 + 5000;
+        for i in 0..keys {
+            let db = if i < keys / 2 { 1 } else { 2 };
+            assert!(pipe.restore(db, format!("k{i}").into_bytes(), &payload, 0));
+        }
+        let tally = pipe.finish().unwrap();
+        assert_eq!(tally.per_db, vec![(1, keys / 2), (2, keys - keys / 2)]);
+        let counts = admin.key_counts().unwrap();
+        assert_eq!(counts, vec![(0, 1), (1, keys / 2), (2, keys - keys / 2)]);
+    }
+}
