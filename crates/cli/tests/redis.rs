@@ -158,3 +158,132 @@ fn verify_passes_after_keys_with_a_ttl_expired() {
         format!("{:?}", Value::Int(1))
     );
 }
+
+fn workspace_for(port: u16) -> Workspace {
+    let mut ws = Workspace::new();
+    ws.env.push(("REDIS_PASSWORD".into(), PASSWORD.into()));
+    ws.config(&format!(
+        "[[app]]\nname = \"gw\"\n\n[[app.source]]\nname = \"cache\"\nkind = \"redis\"\nurl = \"redis://127.0.0.1:{port}\"\npassword_env = \"REDIS_PASSWORD\"\n"
+    ));
+    ws.run(&["init"]).assert_ok();
+    ws
+}
+
+/// The stored dump is a whole RDB and nothing else: it ends with the EOF opcode and
+/// its checksum (not with the transfer's end mark), and a fresh server loads it.
+fn assert_stored_dump_loads(ws: &Workspace, source: &ScratchRedis) {
+    let rdb = ws.run_bytes(&["dump", "gw/cache"]);
+    assert!(rdb.starts_with(b"REDIS"));
+    assert_eq!(rdb[rdb.len() - 9], 0xff, "the RDB ends with EOF + checksum");
+    let file = ws.path("stored.rdb");
+    std::fs::write(&file, &rdb).unwrap();
+    let fresh = ScratchRedis::start(Some(&file)).unwrap();
+    let keys = ["s", "l", "z", "stream"];
+    assert_eq!(dumps(&fresh, "0", &keys), dumps(source, "0", &keys));
+}
+
+#[test]
+fn backup_writes_no_dump_rdb_into_the_source_data_dir() {
+    let source = ScratchRedis::start_with_password(PASSWORD).unwrap();
+    seed(&source);
+    // The default wait for more replicas, shortened: the server sends keepalive
+    // newlines meanwhile, before the `$EOF:` line.
+    cmd(&source, &["CONFIG", "SET", "repl-diskless-sync-delay", "1"]);
+    let on_disk = source.dir().join("dump.rdb");
+    assert!(!on_disk.exists());
+    let ws = workspace_for(source.port);
+    ws.run(&["backup"]).assert_ok();
+    assert!(
+        !on_disk.exists(),
+        "the source server saved an RDB into its data dir for the backup"
+    );
+    let log = std::fs::read_to_string(source.dir().join("redis.log")).unwrap();
+    assert!(log.contains("target: replicas sockets"), "{log}");
+    assert!(!log.contains("target: disk"), "{log}");
+    assert_stored_dump_loads(&ws, &source);
+    ws.run(&["verify"]).assert_ok();
+}
+
+#[test]
+fn backup_still_reads_a_length_prefixed_rdb_when_diskless_sync_is_off() {
+    let source = ScratchRedis::start_with_password(PASSWORD).unwrap();
+    seed(&source);
+    cmd(&source, &["CONFIG", "SET", "repl-diskless-sync", "no"]);
+    let ws = workspace_for(source.port);
+    ws.run(&["backup"]).assert_ok();
+    // The server's choice: it saves to disk and sends the file with its length.
+    let log = std::fs::read_to_string(source.dir().join("redis.log")).unwrap();
+    assert!(log.contains("target: disk"), "{log}");
+    assert_stored_dump_loads(&ws, &source);
+}
+
+/// A fake master that answers the handshake, then sends a diskless RDB whose
+/// connection closes after `cut` bytes of "RDB + end mark".
+fn cut_diskless_master(cut: usize) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let _ = serve_cut_sync(conn, cut);
+        }
+    });
+    port
+}
+
+/// One connection of [`cut_diskless_master`]: every command is read as `*N` and N
+/// bulk strings and answered by its name.
+fn serve_cut_sync(conn: std::net::TcpStream, cut: usize) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader, Write};
+    let mark = "0123456789abcdef0123456789abcdef01234567";
+    let mut wire = b"REDIS0010\xfa\x09redis-ver\x067.0.15\xff".to_vec();
+    wire.extend_from_slice(&[0; 8]);
+    wire.extend_from_slice(mark.as_bytes());
+    wire.truncate(cut);
+    let mut out = conn.try_clone()?;
+    let mut input = BufReader::new(conn);
+    let mut line = String::new();
+    while input.read_line(&mut line)? > 0 {
+        let n: usize = line.trim().trim_start_matches('*').parse().unwrap_or(0);
+        let mut args = Vec::new();
+        for _ in 0..n * 2 {
+            line.clear();
+            input.read_line(&mut line)?;
+            args.push(line.trim().to_uppercase());
+        }
+        line.clear();
+        let reply: Vec<u8> = match (
+            args.get(1).map(String::as_str),
+            args.get(3).map(String::as_str),
+        ) {
+            (Some("INFO"), Some("SERVER")) => {
+                b"$32\r\n# Server\r\nredis_version:7.0.15\r\n\r\n".to_vec()
+            }
+            (Some("INFO"), _) => b"$12\r\n# Keyspace\r\n\r\n".to_vec(),
+            (Some("SYNC"), _) => {
+                let mut r = format!("\n\n$EOF:{mark}\r\n").into_bytes();
+                r.extend_from_slice(&wire);
+                // Then the connection closes.
+                return out.write_all(&r);
+            }
+            _ => b"+OK\r\n".to_vec(),
+        };
+        out.write_all(&reply)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn a_diskless_rdb_cut_before_its_end_mark_fails_the_backup_and_saves_nothing() {
+    // Cut inside the RDB, and after the RDB inside the end mark.
+    for cut in [12, 40] {
+        let port = cut_diskless_master(cut);
+        let ws = workspace_for(port);
+        let out = ws.run(&["backup"]).assert_code(1);
+        assert!(
+            out.stderr.contains("before the end-of-RDB mark"),
+            "{}",
+            out.stderr
+        );
+        assert!(ws.list().is_empty(), "a snapshot was saved");
+    }
+}

@@ -175,3 +175,63 @@ fn an_unloadable_rdb_fails_before_the_target_is_touched() {
     assert!(err.to_string().contains("redis-server (scratch)"), "{err}");
     assert_eq!(target_key_count(&target.target()).unwrap(), 1);
 }
+
+#[test]
+fn a_refused_restore_fails_and_names_the_key() {
+    let source = server();
+    let mut src = source.admin().unwrap();
+    for i in 0..500 {
+        cmd(&mut src, &["SET", &format!("allowed:{i}"), "v"]);
+    }
+    cmd(&mut src, &["SET", "forbidden", "v"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let (rdb, _) = backup_to(&source.target(), tmp.path());
+    // A user that may write `allowed:*` (and the probe's key) but not `forbidden`.
+    let target = server();
+    cmd(
+        &mut target.admin().unwrap(),
+        &[
+            "ACL",
+            "SETUSER",
+            "limited",
+            "on",
+            ">limited-pw",
+            "~allowed:*",
+            "~lifeboat:*",
+            "+@all",
+        ],
+    );
+    let limited = RedisTarget {
+        user: Some("limited".into()),
+        password: Some(lifeboat_core::Secret::new("limited-pw".into())),
+        ..target.target()
+    };
+    let err = restore_online(&rdb, &limited, false).unwrap_err();
+    eprintln!("{err}");
+    assert!(
+        err.to_string().contains("RESTORE of key \"forbidden\""),
+        "{err}"
+    );
+    assert!(err.to_string().contains("NOPERM"), "{err}");
+}
+
+#[test]
+fn a_db_the_target_lacks_fails_before_the_target_is_touched() {
+    // Keys in db 0 and db 300 (the scratch servers have 256); checksum 0: not kept.
+    let rdb: Vec<u8> = [
+        b"REDIS0010".as_slice(),
+        &[0xfe, 0, 0, 1, b'a', 1, b'x'],
+        &[0xfe, 0x41, 0x2c, 0, 1, b'b', 1, b'y'],
+        &[0xff, 0, 0, 0, 0, 0, 0, 0, 0],
+    ]
+    .concat();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("dbs.rdb");
+    std::fs::write(&path, rdb).unwrap();
+    let target = server();
+    cmd(&mut target.admin().unwrap(), &["SET", "precious", "1"]);
+    let err = restore_online(&path, &target.target(), true).unwrap_err();
+    eprintln!("{err}");
+    assert!(err.to_string().contains("SELECT failed"), "{err}");
+    assert_eq!(target_key_count(&target.target()).unwrap(), 1);
+}

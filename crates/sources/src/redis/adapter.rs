@@ -83,7 +83,8 @@ impl Source for RedisSource {
     }
 }
 
-/// The RDB of a backup in a temp file (a throwaway server loads it from disk).
+/// The RDB of a backup in a temp file: a restore reads it twice (checked, then sent),
+/// verify has a throwaway server load it.
 fn spool_rdb(
     reader: &dyn SnapshotReader,
     snap: SnapshotRef<'_>,
@@ -116,7 +117,10 @@ impl RestoreTarget for Online {
             (true, _) => "FLUSHALL, then load",
             (false, false) => "merge:",
         };
-        vec![format!("{how} snapshot {snapshot} into {} key by key (DUMP/RESTORE), no restart, no config change", self.describe())]
+        vec![format!(
+            "{how} snapshot {snapshot} into {} key by key (RESTORE), no restart, no config change",
+            self.describe()
+        )]
     }
 
     fn safety_kind(&self) -> SourceKind {

@@ -1,9 +1,14 @@
 //! Backing up a Redis server over the network: the replication handshake (`SYNC`)
-//! makes the server fork and write a point-in-time RDB, which it then sends as one
-//! bulk string; we stream exactly those bytes. Key counts come from `INFO keyspace`
+//! makes the server fork and produce a point-in-time RDB, which it sends to us; we
+//! stream exactly those bytes. We announce `REPLCONF capa eof` as `redis-cli --rdb`
+//! does, so a server with `repl-diskless-sync yes` (the default since Redis 7) streams
+//! the RDB straight from its fork instead of first writing `dump.rdb` into its own data
+//! dir (which fails on a read-only or full disk). Key counts come from `INFO keyspace`
 //! taken right before and right after the transfer.
 
 use super::client::{as_table_counts, Conn};
+use super::framing::{Body, Framing};
+use super::resp::Value;
 use super::target::RedisTarget;
 use super::RDB_MAGIC;
 use crate::dump::{Dump, DumpFacts};
@@ -21,8 +26,20 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Debug, Default)]
 struct Progress {
     read: u64,
-    total: u64,
+    /// The announced length; `None` for a diskless transfer, which ends with a mark.
+    total: Option<u64>,
+    /// The body ended where its framing says the RDB ends.
+    complete: bool,
     failure: Option<String>,
+}
+
+impl Progress {
+    fn text(&self) -> String {
+        match self.total {
+            Some(total) => format!("{} of {total} bytes", self.read),
+            None => format!("{} bytes, before the end-of-RDB mark", self.read),
+        }
+    }
 }
 
 type Shared = Arc<Mutex<Progress>>;
@@ -38,20 +55,10 @@ pub fn start_backup(target: &RedisTarget) -> Result<Dump, SourceError> {
     let version = control.server_field("redis_version")?;
     let before = control.key_counts()?;
     drop(control);
-    let (reader, total) = start_sync(Conn::open(target)?)?;
-    let shared: Shared = Arc::new(Mutex::new(Progress {
-        total,
-        ..Progress::default()
-    }));
+    let (reader, framing) = start_sync(Conn::open(target)?)?;
     // A second handle on the socket, to hang up once the RDB is complete.
     let socket = reader.get_ref().try_clone().ok();
-    let stream = RdbStream {
-        reader,
-        socket,
-        remaining: total,
-        head: Vec::with_capacity(RDB_MAGIC.len()),
-        shared: shared.clone(),
-    };
+    let (stream, shared) = RdbStream::new(framing, reader, socket);
     let target = target.clone();
     Ok(Dump {
         name: "dump.rdb".into(),
@@ -62,9 +69,9 @@ pub fn start_backup(target: &RedisTarget) -> Result<Dump, SourceError> {
     })
 }
 
-/// Sends `SYNC` (without `REPLCONF capa eof`, so the server sends a length-prefixed
-/// RDB rather than an EOF-marker one) and reads up to the RDB's first byte.
-fn start_sync(mut conn: Conn) -> Result<(BufReader<TcpStream>, u64), SourceError> {
+/// Asks for a diskless transfer, sends `SYNC` and reads up to the RDB's first byte.
+fn start_sync(mut conn: Conn) -> Result<(BufReader<TcpStream>, Framing), SourceError> {
+    request_diskless(&mut conn)?;
     let args: [&[u8]; 1] = [b"SYNC"];
     conn.send(&args)?;
     conn.flush(&args)?;
@@ -81,26 +88,52 @@ fn start_sync(mut conn: Conn) -> Result<(BufReader<TcpStream>, u64), SourceError
     skip_keepalives(&mut reader).map_err(io_err)?;
     let line = super::resp::read_line(&mut reader).map_err(io_err)?;
     match line.split_first() {
-        Some((b'$', len)) => {
-            let len = super::resp::parse_int(len).map_err(io_err)?;
-            let len = u64::try_from(len).map_err(|_| {
-                SourceError::Query(format!("{url}: SYNC announced a negative length"))
-            })?;
-            Ok((reader, len))
-        }
+        Some((b'$', rest)) => Framing::parse(rest)
+            .map(|framing| (reader, framing))
+            .ok_or_else(|| unexpected(&url, &line)),
         Some((b'-', msg)) => Err(super::client::server_error(
             &url,
             "SYNC",
             &String::from_utf8_lossy(msg),
         )),
-        _ => Err(SourceError::Query(format!(
-            "{url}: unexpected answer to SYNC: {}",
-            String::from_utf8_lossy(&line)
-                .chars()
-                .take(80)
-                .collect::<String>()
-        ))),
+        _ => Err(unexpected(&url, &line)),
     }
+}
+
+fn unexpected(url: &str, line: &[u8]) -> SourceError {
+    SourceError::Query(format!(
+        "{url}: unexpected answer to SYNC: {}",
+        String::from_utf8_lossy(line)
+            .chars()
+            .take(80)
+            .collect::<String>()
+    ))
+}
+
+/// `REPLCONF capa eof`: we can read an RDB that ends with a mark instead of starting
+/// with its length, so a diskless master need not save to its disk first.
+/// `REPLCONF rdb-only 1` (Redis 7+): we want the RDB and no replication stream after
+/// it, so the master lets go of us once it is sent. Neither is required: a server
+/// that refuses them (an ACL without `+replconf`, an old version) still answers `SYNC`,
+/// from a file on its disk.
+fn request_diskless(conn: &mut Conn) -> Result<(), SourceError> {
+    let capa: [&[u8]; 3] = [b"REPLCONF", b"capa", b"eof"];
+    let rdb_only: [&[u8]; 3] = [b"REPLCONF", b"rdb-only", b"1"];
+    conn.send(&capa)?;
+    conn.send(&rdb_only)?;
+    conn.flush(&capa)?;
+    if let Value::Error(msg) = conn.read(&capa)? {
+        tracing::warn!(
+            source = %conn.url(),
+            error = %msg,
+            "REPLCONF capa eof refused: the server will write the RDB to its own disk \
+             before sending it (grant +replconf to avoid that)"
+        );
+    }
+    if let Value::Error(msg) = conn.read(&rdb_only)? {
+        tracing::debug!(source = %conn.url(), error = %msg, "REPLCONF rdb-only refused");
+    }
+    Ok(())
 }
 
 /// Consumes the bare `\n`s the server sends while it prepares the RDB.
@@ -121,19 +154,35 @@ fn skip_keepalives(reader: &mut impl BufRead) -> io::Result<()> {
     }
 }
 
-/// The RDB bytes: exactly the announced length, checked to start with `REDIS`.
+/// The RDB bytes as the framing delimits them, checked to start with `REDIS`.
 struct RdbStream<R> {
-    reader: R,
+    body: Body<R>,
     socket: Option<TcpStream>,
-    remaining: u64,
     head: Vec<u8>,
     shared: Shared,
 }
 
 impl<R: Read> RdbStream<R> {
+    fn new(framing: Framing, reader: R, socket: Option<TcpStream>) -> (Self, Shared) {
+        let total = match framing {
+            Framing::Length(len) => Some(len),
+            Framing::Mark(_) => None,
+        };
+        let shared: Shared = Arc::new(Mutex::new(Progress {
+            total,
+            ..Progress::default()
+        }));
+        let stream = RdbStream {
+            body: framing.body(reader),
+            socket,
+            head: Vec::with_capacity(RDB_MAGIC.len()),
+            shared: shared.clone(),
+        };
+        (stream, shared)
+    }
+
     /// Records a failure (the first one wins) and returns it as an I/O error.
     fn fail(&mut self, kind: io::ErrorKind, why: String) -> io::Error {
-        self.remaining = 0;
         let mut progress = lock(&self.shared);
         let why = progress.failure.get_or_insert(why).clone();
         io::Error::new(kind, why)
@@ -149,52 +198,56 @@ impl<R: Read> RdbStream<R> {
         Ok(())
     }
 
-    fn progress_text(&self) -> String {
-        let p = lock(&self.shared);
-        format!("{} of {} bytes", p.read, p.total)
-    }
-
     fn accept(&mut self, n: usize, buf: &[u8]) -> io::Result<usize> {
         if self.head.len() < RDB_MAGIC.len() {
             if let Err(why) = self.check_magic(&buf[..n]) {
                 return Err(self.fail(io::ErrorKind::InvalidData, why));
             }
         }
-        self.remaining -= n as u64;
         lock(&self.shared).read += n as u64;
-        if self.remaining == 0 {
-            if self.head.len() < RDB_MAGIC.len() {
-                let why = "the RDB is shorter than its header".to_string();
-                return Err(self.fail(io::ErrorKind::InvalidData, why));
-            }
-            // After the RDB the server would stream replication traffic: we are done.
-            if let Some(socket) = &self.socket {
-                let _ = socket.shutdown(Shutdown::Both);
-            }
-        }
         Ok(n)
+    }
+
+    /// The body ended where its framing says: the RDB is complete.
+    fn complete(&mut self) -> io::Result<usize> {
+        if self.head.len() < RDB_MAGIC.len() {
+            let why = "the RDB is shorter than its header".to_string();
+            return Err(self.fail(io::ErrorKind::InvalidData, why));
+        }
+        lock(&self.shared).complete = true;
+        // After the RDB the server would stream replication traffic: we are done.
+        if let Some(socket) = &self.socket {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+        Ok(0)
     }
 }
 
 impl<R: Read> Read for RdbStream<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some(why) = lock(&self.shared).failure.clone() {
-            return Err(io::Error::other(why));
+        {
+            let progress = lock(&self.shared);
+            if let Some(why) = progress.failure.clone() {
+                return Err(io::Error::other(why));
+            }
+            if progress.complete {
+                return Ok(0);
+            }
         }
-        if self.remaining == 0 || buf.is_empty() {
+        if buf.is_empty() {
             return Ok(0);
         }
-        let want = usize::try_from(self.remaining).map_or(buf.len(), |r| r.min(buf.len()));
         loop {
-            match self.reader.read(&mut buf[..want]) {
-                Ok(0) => {
-                    let why = format!("stream ended after {}", self.progress_text());
-                    return Err(self.fail(io::ErrorKind::UnexpectedEof, why));
-                }
+            match self.body.read(buf) {
+                Ok(0) => return self.complete(),
                 Ok(n) => return self.accept(n, buf),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    let why = format!("stream ended after {}", lock(&self.shared).text());
+                    return Err(self.fail(e.kind(), why));
+                }
                 Err(e) => {
-                    let why = format!("stream failed after {}: {e}", self.progress_text());
+                    let why = format!("stream failed after {}: {e}", lock(&self.shared).text());
                     return Err(self.fail(e.kind(), why));
                 }
             }
@@ -218,11 +271,8 @@ fn finish(
         if let Some(why) = &progress.failure {
             return Err(failed(why.clone()));
         }
-        if progress.read < progress.total {
-            return Err(failed(format!(
-                "stream ended after {} of {} bytes",
-                progress.read, progress.total
-            )));
+        if !progress.complete {
+            return Err(failed(format!("stream ended after {}", progress.text())));
         }
     }
     let after = Conn::open(target)?.key_counts()?;
@@ -244,20 +294,12 @@ fn finish(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::redis::framing::MARK_LEN;
 
-    fn stream(bytes: &'static [u8], total: u64) -> (RdbStream<&'static [u8]>, Shared) {
-        let shared: Shared = Arc::new(Mutex::new(Progress {
-            total,
-            ..Progress::default()
-        }));
-        let stream = RdbStream {
-            reader: bytes,
-            socket: None,
-            remaining: total,
-            head: Vec::new(),
-            shared: shared.clone(),
-        };
-        (stream, shared)
+    const MARK: &[u8; MARK_LEN] = b"fedcba9876543210fedcba9876543210fedcba98";
+
+    fn stream(bytes: &'static [u8], framing: Framing) -> (RdbStream<&'static [u8]>, Shared) {
+        RdbStream::new(framing, bytes, None)
     }
 
     fn read_all(mut s: impl Read) -> io::Result<Vec<u8>> {
@@ -274,15 +316,39 @@ mod tests {
 
     #[test]
     fn yields_exactly_the_announced_bytes() {
-        let (s, shared) = stream(b"REDIS0010xyz+replication traffic", 12);
+        let (s, shared) = stream(b"REDIS0010xyz+replication traffic", Framing::Length(12));
         assert_eq!(read_all(s).unwrap(), b"REDIS0010xyz");
         let p = lock(&shared);
-        assert_eq!((p.read, p.total, p.failure.is_none()), (12, 12, true));
+        assert_eq!((p.read, p.total, p.complete), (12, Some(12), true));
+        assert!(p.failure.is_none());
+    }
+
+    #[test]
+    fn a_diskless_transfer_yields_the_rdb_without_its_end_mark() {
+        let wire: &'static [u8] = b"REDIS0010xyzfedcba9876543210fedcba9876543210fedcba98*1\r\n";
+        let (s, shared) = stream(wire, Framing::Mark(*MARK));
+        assert_eq!(read_all(s).unwrap(), b"REDIS0010xyz");
+        let p = lock(&shared);
+        assert_eq!((p.read, p.total, p.complete), (12, None, true));
+    }
+
+    #[test]
+    fn a_diskless_transfer_cut_before_its_mark_is_an_error_that_sticks() {
+        let (s, shared) = stream(b"REDIS0010xyzfedcba98765", Framing::Mark(*MARK));
+        let err = read_all(s).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(
+            err.to_string().contains("before the end-of-RDB mark"),
+            "{err}"
+        );
+        let p = lock(&shared);
+        assert!(!p.complete);
+        assert!(p.failure.is_some());
     }
 
     #[test]
     fn an_early_end_is_an_error_that_sticks() {
-        let (s, shared) = stream(b"REDIS00", 10);
+        let (s, shared) = stream(b"REDIS00", Framing::Length(10));
         let err = read_all(s).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
         assert_eq!(err.to_string(), "stream ended after 7 of 10 bytes");
@@ -294,13 +360,13 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_rdb() {
-        let (s, shared) = stream(b"HTTP/1.1 200 OK", 15);
+        let (s, shared) = stream(b"HTTP/1.1 200 OK", Framing::Length(15));
         assert!(read_all(s)
             .unwrap_err()
             .to_string()
             .contains("no REDIS header"));
         assert!(lock(&shared).failure.is_some());
-        let (s, _) = stream(b"RED", 3);
+        let (s, _) = stream(b"RED", Framing::Length(3));
         assert!(read_all(s)
             .unwrap_err()
             .to_string()

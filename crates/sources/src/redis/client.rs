@@ -142,6 +142,11 @@ impl Conn {
         self.reader
     }
 
+    /// Gives up both halves of the socket (nothing may be pending).
+    pub(crate) fn into_parts(self) -> (BufReader<TcpStream>, BufWriter<TcpStream>) {
+        (self.reader, self.writer)
+    }
+
     fn io_error(&self, args: &[&[u8]], source: io::Error) -> SourceError {
         SourceError::Io {
             context: format!("talking to {} ({})", self.url, command_name(args)),

@@ -1,13 +1,19 @@
 //! The `redis` kind: an RDB snapshot fetched over the replication protocol; restored
-//! online (keys moved into a running server with `DUMP`/`RESTORE`, through a throwaway
-//! server that loads the RDB) or offline (`dump.rdb` written into a data dir).
+//! online (every key of the RDB sent to a running server with `RESTORE`) or offline
+//! (`dump.rdb` written into a data dir).
 
 pub mod adapter;
 mod backup;
 mod client;
+mod crc64;
+mod framing;
+mod lzf;
+mod pipeline;
+mod rdb;
 mod resp;
 mod restore;
 mod target;
+mod via_server;
 
 pub use backup::start_backup;
 pub use client::{info_field, parse_keyspace, parse_keyspace_expires, Conn};

@@ -1,23 +1,25 @@
-//! Restoring an RDB. Online: a throwaway redis-server loads the file, and every key
-//! moves into the running target with `DUMP` + `RESTORE … REPLACE ABSTTL`, pipelined,
-//! so the target is never restarted and its config and AOF are left alone. Offline:
+//! Restoring an RDB. Online: lifeboat reads the RDB itself and sends every key to the
+//! running target as `RESTORE … REPLACE ABSTTL` with the value's bytes from the file
+//! (see `rdb`), streamed without waiting for replies (see `pipeline`), so the target is
+//! never restarted and its config and AOF are left alone. An RDB lifeboat cannot read
+//! goes through a throwaway redis-server instead (see `via_server`). Offline:
 //! `dump.rdb` is replaced atomically in the data dir of a stopped server.
 
-use super::client::{as_table_counts, server_error, Conn};
-use super::resp::Value;
+use super::client::{as_table_counts, Conn};
+use super::pipeline::{Pipeline, Tally};
+use super::rdb::{Entry, RdbError, RdbReader};
 use super::target::RedisTarget;
 use super::RDB_MAGIC;
-use crate::scratch::redis::ScratchRedis;
 use crate::SourceError;
 use lifeboat_core::TableCount;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// Keys asked for per `SCAN` step, and so per pipelined batch.
-const SCAN_COUNT: &[u8] = b"500";
+/// Read buffer for the RDB file.
+const READ_BUFFER: usize = 1 << 20;
 
 /// What an online restore did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,215 +59,208 @@ pub fn target_key_count(target: &RedisTarget) -> Result<u64, SourceError> {
         .sum())
 }
 
-/// Loads `rdb` into a throwaway server and copies every key into `target`. With
-/// `flush`, the target is emptied first (`FLUSHALL`) and ends equal to the backup;
-/// without, backed-up keys replace same-named ones and other keys stay.
+/// Copies every key of `rdb` into `target`. With `flush`, the target is emptied first
+/// (`FLUSHALL`) and ends equal to the backup; without, backed-up keys replace
+/// same-named ones and other keys stay. Keys whose expiry has passed are skipped.
+///
+/// The whole file is read once before the target is touched: an RDB lifeboat cannot
+/// read (newer format, damage) goes to a throwaway server, which refuses a damaged one
+/// before anything is flushed.
 pub fn restore_online(
     rdb: &Path,
     target: &RedisTarget,
     flush: bool,
 ) -> Result<RestoreStats, SourceError> {
-    let scratch = ScratchRedis::start(Some(rdb))?;
-    let mut source = Conn::open(&scratch.target())?;
-    let mut dest = Conn::open(target)?;
-    let dbs = source.key_counts()?;
-    // Before anything is flushed: fail while the target is still untouched when it
-    // cannot take this Redis's payloads.
-    if let Some(&(db, _)) = dbs.first() {
-        preflight(&mut source, &mut dest, db)?;
+    let started = Instant::now();
+    match check(rdb) {
+        Ok(dbs) => {
+            tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "RDB checked");
+            let stats = restore_from_rdb(rdb, &dbs, target, flush)?;
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_millis(),
+                keys = stats.total(),
+                expired = stats.expired,
+                "keys restored"
+            );
+            Ok(stats)
+        }
+        Err(RdbError::Unreadable(why)) => {
+            tracing::warn!(
+                rdb = %rdb.display(),
+                %why,
+                "lifeboat cannot read this RDB itself; copying it through a throwaway redis-server"
+            );
+            super::via_server::restore(rdb, target, flush)
+        }
+        Err(RdbError::Io(e)) => Err(read_error(rdb, e)),
     }
-    if flush {
-        dest.call(&[b"FLUSHALL"])?;
-    }
-    let mut stats = RestoreStats::default();
-    for (db, _) in dbs {
-        let rows = copy_db(&mut source, &mut dest, db, &mut stats.expired)?;
-        stats.keys.push(TableCount {
-            table: format!("db{db}"),
-            rows,
-        });
-    }
-    Ok(stats)
 }
 
-fn select(conn: &mut Conn, db: u32) -> Result<(), SourceError> {
-    conn.call(&[b"SELECT", db.to_string().as_bytes()]).map(drop)
+fn read_error(rdb: &Path, source: io::Error) -> SourceError {
+    SourceError::Io {
+        context: format!("reading {}", rdb.display()),
+        source,
+    }
+}
+
+fn open_rdb(rdb: &Path, keep_values: bool) -> Result<RdbReader<BufReader<File>>, RdbError> {
+    let file = File::open(rdb).map_err(RdbError::Io)?;
+    RdbReader::open(BufReader::with_capacity(READ_BUFFER, file), keep_values)
+}
+
+/// Walks the whole file (types, lengths, checksum) without keeping anything; returns
+/// the dbs that hold keys.
+fn check(rdb: &Path) -> Result<Vec<u32>, RdbError> {
+    let mut reader = open_rdb(rdb, false)?;
+    let mut dbs: Vec<u32> = Vec::new();
+    while let Some(entry) = reader.next_entry()? {
+        if !entry.empty && dbs.last() != Some(&entry.db) {
+            dbs.push(entry.db);
+        }
+    }
+    Ok(dbs)
+}
+
+/// `SELECT`s each db once: a target with fewer databases refuses before it is touched.
+fn check_dbs(dest: &mut Conn, dbs: &[u32]) -> Result<(), SourceError> {
+    for db in dbs.iter().chain(&[0]) {
+        dest.call(&[b"SELECT", db.to_string().as_bytes()])?;
+    }
+    Ok(())
+}
+
+/// The next key worth sending: collections without elements are skipped, as Redis
+/// skips them when it loads a file.
+fn next_key(
+    reader: &mut RdbReader<BufReader<File>>,
+    rdb: &Path,
+) -> Result<Option<Entry>, SourceError> {
+    loop {
+        match reader.next_entry() {
+            Ok(Some(entry)) if entry.empty => continue,
+            Ok(entry) => return Ok(entry),
+            Err(RdbError::Io(e)) => return Err(read_error(rdb, e)),
+            Err(e @ RdbError::Unreadable(_)) => {
+                return Err(SourceError::Invalid(format!("{}: {e}", rdb.display())))
+            }
+        }
+    }
+}
+
+/// The fast path: keys straight from the file into the target.
+fn restore_from_rdb(
+    rdb: &Path,
+    dbs: &[u32],
+    target: &RedisTarget,
+    flush: bool,
+) -> Result<RestoreStats, SourceError> {
+    let mut reader = open_rdb(rdb, true).map_err(|e| match e {
+        RdbError::Io(e) => read_error(rdb, e),
+        e => SourceError::Invalid(format!("{}: {e}", rdb.display())),
+    })?;
+    let mut dest = Conn::open(target)?;
+    let mut next = next_key(&mut reader, rdb)?;
+    let versions = Versions {
+        ours: format!(
+            "written by Redis {} (RDB version {})",
+            reader.redis_version().unwrap_or("?"),
+            reader.version()
+        ),
+    };
+    // Before anything is flushed: fail while the target is still untouched when it
+    // cannot take this file's payloads.
+    if let Some(first) = &next {
+        probe(&mut dest, &first.payload, &versions)?;
+    }
+    check_dbs(&mut dest, dbs)?;
+    if flush {
+        flush_target(&mut dest)?;
+    }
+    let mut pipe = Pipeline::start(dest)?;
+    let mut expired = 0;
+    while let Some(entry) = next {
+        match entry.expire_at {
+            Some(at) if at <= i64::try_from(now_ms()).unwrap_or(i64::MAX) => expired += 1,
+            at => {
+                let at = at.map_or(0, |at| at.unsigned_abs());
+                if !pipe.restore(entry.db, entry.key, &entry.payload, at) {
+                    break;
+                }
+            }
+        }
+        next = next_key(&mut reader, rdb)?;
+    }
+    let tally = pipe
+        .finish()
+        .map_err(|e| explain_refusal(e, target, &versions))?;
+    Ok(stats(tally, expired))
+}
+
+/// Where the payloads come from, for the message when the target refuses them.
+pub(super) struct Versions {
+    pub ours: String,
+}
+
+pub(super) fn flush_target(dest: &mut Conn) -> Result<(), SourceError> {
+    dest.call(&[b"FLUSHALL"]).map(drop)
 }
 
 /// Restores one payload with an expiry long past: the target checks the payload's
 /// version and checksum, then stores nothing (an expired `RESTORE` without `REPLACE`
 /// writes no key and propagates nothing).
-fn preflight(source: &mut Conn, dest: &mut Conn, db: u32) -> Result<(), SourceError> {
-    select(source, db)?;
-    let Some(key) = source.call(&[b"RANDOMKEY"])?.as_bytes().map(<[u8]>::to_vec) else {
-        return Ok(());
-    };
-    let Value::Bulk(payload) = source.call(&[b"DUMP", &key])? else {
-        return Ok(());
-    };
-    let probe = format!("lifeboat:restore-probe:{}:{}", std::process::id(), now_ms());
-    let args: [&[u8]; 5] = [b"RESTORE", probe.as_bytes(), b"1", &payload, b"ABSTTL"];
+pub(super) fn probe(
+    dest: &mut Conn,
+    payload: &[u8],
+    versions: &Versions,
+) -> Result<(), SourceError> {
+    let key = format!("lifeboat:restore-probe:{}:{}", std::process::id(), now_ms());
+    let args: [&[u8]; 5] = [b"RESTORE", key.as_bytes(), b"1", payload, b"ABSTTL"];
     match dest.call(&args) {
         Ok(_) => Ok(()),
-        Err(e) => Err(incompatible(source, dest, e)),
+        Err(e) if is_version_refusal(&e) => {
+            let theirs = dest.server_field("redis_version").unwrap_or_default();
+            Err(incompatible(e, &theirs, versions))
+        }
+        Err(e) => Err(e),
     }
 }
 
-/// Explains a payload-version refusal: the target is older than the Redis that read
-/// the backup.
-fn incompatible(source: &mut Conn, dest: &mut Conn, e: SourceError) -> SourceError {
-    if !e.to_string().contains("payload version") {
+fn is_version_refusal(e: &SourceError) -> bool {
+    e.to_string().contains("payload version")
+}
+
+/// Explains a payload-version refusal: the target is older than the Redis the
+/// payloads come from.
+pub(super) fn explain_refusal(
+    e: SourceError,
+    target: &RedisTarget,
+    versions: &Versions,
+) -> SourceError {
+    if !is_version_refusal(&e) {
         return e;
     }
-    let theirs = dest.server_field("redis_version").unwrap_or_default();
-    let ours = source.server_field("redis_version").unwrap_or_default();
+    let theirs = Conn::open(target)
+        .and_then(|mut c| c.server_field("redis_version"))
+        .unwrap_or_default();
+    incompatible(e, &theirs, versions)
+}
+
+fn incompatible(e: SourceError, theirs: &str, versions: &Versions) -> SourceError {
     SourceError::Query(format!(
-        "{e}: the target runs Redis {theirs}, the backup was read by Redis {ours}; \
-         RESTORE payloads need the same or a newer Redis on the target"
+        "{e}: the target runs Redis {theirs}, the backup was {}; RESTORE payloads need \
+         the same or a newer Redis on the target",
+        versions.ours
     ))
 }
 
-fn copy_db(
-    source: &mut Conn,
-    dest: &mut Conn,
-    db: u32,
-    expired: &mut u64,
-) -> Result<u64, SourceError> {
-    select(source, db)?;
-    select(dest, db)?;
-    let mut cursor = b"0".to_vec();
-    let mut restored = 0;
-    loop {
-        let (next, keys) = scan(source, &cursor)?;
-        restored += copy_keys(source, dest, &keys, expired)?;
-        if next == b"0" {
-            return Ok(restored);
-        }
-        cursor = next;
+pub(super) fn stats(tally: Tally, expired: u64) -> RestoreStats {
+    RestoreStats {
+        keys: as_table_counts(&tally.per_db),
+        expired,
     }
 }
 
-/// One `SCAN` step: the next cursor and some keys. The throwaway server receives no
-/// writes, so each key comes once (SCAN repeats keys only across a rehash).
-fn scan(source: &mut Conn, cursor: &[u8]) -> Result<(Vec<u8>, Vec<Vec<u8>>), SourceError> {
-    let reply = source.call(&[b"SCAN", cursor, b"COUNT", SCAN_COUNT])?;
-    let malformed = || SourceError::Query(format!("{}: malformed SCAN reply", source.url()));
-    let mut parts = reply.into_array().ok_or_else(malformed)?.into_iter();
-    let (Some(Value::Bulk(next)), Some(Value::Array(keys))) = (parts.next(), parts.next()) else {
-        return Err(malformed());
-    };
-    let keys = keys
-        .into_iter()
-        .map(|k| match k {
-            Value::Bulk(k) => Ok(k),
-            _ => Err(malformed()),
-        })
-        .collect::<Result<_, _>>()?;
-    Ok((next, keys))
-}
-
-/// What to do with one key.
-enum Move {
-    /// Deleted or expired between `SCAN` and `DUMP`.
-    Gone,
-    Expired,
-    /// Payload and absolute expiry in ms since the epoch (0: none).
-    Restore(Vec<u8>, u64),
-}
-
-/// Reads the `PTTL` and `DUMP` replies of one key. The expiry is made absolute once,
-/// when read, so time spent restoring does not extend it. `ABSTTL` is read by the
-/// target's clock: hosts are assumed to keep time (NTP).
-fn next_move(source: &mut Conn) -> Result<Move, SourceError> {
-    let pttl = source.read(&[b"PTTL"])?;
-    let now = now_ms();
-    let payload = source.read(&[b"DUMP"])?;
-    let at = match pttl {
-        Value::Int(-2) => return Ok(Move::Gone),
-        Value::Int(-1) => 0,
-        Value::Int(ms) if ms > 0 => now.saturating_add(ms.unsigned_abs()),
-        Value::Int(_) => return Ok(Move::Expired),
-        Value::Error(msg) => return Err(source.server_error(&[b"PTTL"], &msg)),
-        _ => {
-            return Err(SourceError::Query(format!(
-                "{}: malformed PTTL reply",
-                source.url()
-            )))
-        }
-    };
-    match payload {
-        Value::Bulk(payload) => Ok(Move::Restore(payload, at)),
-        Value::Nil => Ok(Move::Gone),
-        Value::Error(msg) => Err(source.server_error(&[b"DUMP"], &msg)),
-        _ => Err(SourceError::Query(format!(
-            "{}: malformed DUMP reply",
-            source.url()
-        ))),
-    }
-}
-
-/// Moves one batch: all `PTTL`/`DUMP`s go out at once, each payload is forwarded as
-/// soon as it arrives (one payload in memory at a time), then the `RESTORE` replies
-/// are collected. Returns how many keys were restored.
-fn copy_keys(
-    source: &mut Conn,
-    dest: &mut Conn,
-    keys: &[Vec<u8>],
-    expired: &mut u64,
-) -> Result<u64, SourceError> {
-    for key in keys {
-        source.send(&[b"PTTL", key])?;
-        source.send(&[b"DUMP", key])?;
-    }
-    source.flush(&[b"DUMP"])?;
-    let mut sent = Vec::with_capacity(keys.len());
-    for key in keys {
-        match next_move(source)? {
-            Move::Gone => {}
-            Move::Expired => *expired += 1,
-            Move::Restore(payload, at) => {
-                let at = at.to_string();
-                let args: [&[u8]; 6] = [
-                    b"RESTORE",
-                    key,
-                    at.as_bytes(),
-                    &payload,
-                    b"REPLACE",
-                    b"ABSTTL",
-                ];
-                dest.send(&args)?;
-                sent.push(key);
-            }
-        }
-    }
-    dest.flush(&[b"RESTORE"])?;
-    // Every reply is read even after a failure, so the first one can be reported.
-    let mut failure = None;
-    for key in &sent {
-        if let Value::Error(msg) = dest.read(&[b"RESTORE"])? {
-            failure.get_or_insert((key.as_slice(), msg));
-        }
-    }
-    match failure {
-        None => Ok(sent.len() as u64),
-        Some((key, msg)) => {
-            let e = server_error(
-                dest.url(),
-                &format!("RESTORE of key {}", show_key(key)),
-                &msg,
-            );
-            Err(incompatible(source, dest, e))
-        }
-    }
-}
-
-/// A key for messages: lossy text, shortened.
-fn show_key(key: &[u8]) -> String {
-    let text: String = String::from_utf8_lossy(key).chars().take(100).collect();
-    format!("{text:?}")
-}
-
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

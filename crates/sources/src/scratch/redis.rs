@@ -71,6 +71,9 @@ fn config(port: u16, dir: &Path, password: &str) -> String {
         "dbfilename dump.rdb".into(),
         "save \"\"".into(),
         "appendonly no".into(),
+        // A backup of a scratch server (tests) gets its RDB at once instead of after the
+        // default 5 s wait for more replicas to join the same diskless transfer.
+        "repl-diskless-sync-delay 0".into(),
         "daemonize no".into(),
         format!("databases {DATABASES}"),
         format!("logfile {}", quote(&log.to_string_lossy())),
