@@ -287,3 +287,114 @@ fn a_diskless_rdb_cut_before_its_end_mark_fails_the_backup_and_saves_nothing() {
         assert!(ws.list().is_empty(), "a snapshot was saved");
     }
 }
+
+fn replication(server: &ScratchRedis, field: &str) -> String {
+    let info = server.admin().unwrap().info("replication").unwrap();
+    lifeboat_sources::redis::info_field(&info, field).unwrap_or_default()
+}
+
+fn log_of(server: &ScratchRedis) -> String {
+    std::fs::read_to_string(server.dir().join("redis.log")).unwrap()
+}
+
+fn backed_up_seed() -> (ScratchRedis, Workspace) {
+    let source = ScratchRedis::start_with_password(PASSWORD).unwrap();
+    seed(&source);
+    let ws = workspace_for(source.port);
+    ws.run(&["backup"]).assert_ok();
+    (source, ws)
+}
+
+fn assert_same_data(target: &ScratchRedis, source: &ScratchRedis) {
+    let keys = ["s", "ttl", "l", "z", "h", "stream"];
+    assert_eq!(dumps(target, "0", &keys), dumps(source, "0", &keys));
+    assert_eq!(
+        dumps(target, "2", &["in-db2"]),
+        dumps(source, "2", &["in-db2"])
+    );
+    assert_eq!(
+        format!("{:?}", cmd(target, &["DBSIZE"])),
+        format!("{:?}", Value::Int(7))
+    );
+    match cmd(target, &["TTL", "ttl"]) {
+        Value::Int(ttl) => assert!(ttl > 2900 && ttl <= 3000, "ttl {ttl}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn online_restore_loads_by_replication_and_leaves_the_target_a_master() {
+    let (source, ws) = backed_up_seed();
+    let target = ScratchRedis::start_with_password(PASSWORD).unwrap();
+    cmd(&target, &["SET", "only-on-target", "1"]);
+    let before = pid(&target);
+    let to = format!("redis://127.0.0.1:{}", target.port);
+    let plan = ws
+        .run(&["restore", "gw/cache", "--to", &to, "--plan", "--force"])
+        .assert_ok();
+    assert!(
+        format!("{}{}", plan.stdout, plan.stderr).contains("full sync"),
+        "{}{}",
+        plan.stdout,
+        plan.stderr
+    );
+    ws.run(&["restore", "gw/cache", "--to", &to, "--force"])
+        .assert_ok();
+    assert_eq!(pid(&target), before, "restored without a restart");
+    assert_eq!(replication(&target, "role"), "master");
+    let log = log_of(&target);
+    assert!(
+        log.contains("MASTER <-> REPLICA sync: Finished with success"),
+        "{log}"
+    );
+    assert_same_data(&target, &source);
+    assert_eq!(
+        format!("{:?}", cmd(&target, &["EXISTS", "only-on-target"])),
+        format!("{:?}", Value::Int(0))
+    );
+    // It takes writes again.
+    cmd(&target, &["SET", "after", "1"]);
+}
+
+#[test]
+fn a_target_with_replicas_is_restored_key_by_key_not_by_full_sync() {
+    let (source, ws) = backed_up_seed();
+    let target = ScratchRedis::start_with_password(PASSWORD).unwrap();
+    let replica = ScratchRedis::start_with_password(PASSWORD).unwrap();
+    cmd(&replica, &["CONFIG", "SET", "masterauth", PASSWORD]);
+    cmd(
+        &replica,
+        &["REPLICAOF", "127.0.0.1", &target.port.to_string()],
+    );
+    let attached = |n: &str| {
+        for _ in 0..200 {
+            if replication(&replica, "master_link_status") == "up"
+                && replication(&target, "connected_slaves") == n
+            {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the replica did not attach");
+    };
+    attached("1");
+    let before = pid(&target);
+    let to = format!("redis://127.0.0.1:{}", target.port);
+    ws.run(&["restore", "gw/cache", "--to", &to, "--force"])
+        .assert_ok();
+    assert_eq!(pid(&target), before);
+    assert_eq!(replication(&target, "role"), "master");
+    assert!(
+        !log_of(&target).contains("Connecting to MASTER"),
+        "the target was made a replica"
+    );
+    assert_same_data(&target, &source);
+    attached("1");
+    for _ in 0..200 {
+        if format!("{:?}", cmd(&replica, &["DBSIZE"])) == format!("{:?}", Value::Int(7)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_same_data(&replica, &source);
+}

@@ -235,3 +235,38 @@ fn a_db_the_target_lacks_fails_before_the_target_is_touched() {
     assert!(err.to_string().contains("SELECT failed"), "{err}");
     assert_eq!(target_key_count(&target.target()).unwrap(), 1);
 }
+
+#[test]
+fn a_user_without_replicaof_is_restored_key_by_key() {
+    let source = server();
+    let mut src = source.admin().unwrap();
+    for i in 0..50 {
+        cmd(&mut src, &["SET", &format!("k:{i}"), "v"]);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (rdb, _) = backup_to(&source.target(), tmp.path());
+    let target = server();
+    cmd(
+        &mut target.admin().unwrap(),
+        &[
+            "ACL",
+            "SETUSER",
+            "norepl",
+            "on",
+            ">norepl-pw",
+            "~*",
+            "+@all",
+            "-replicaof",
+        ],
+    );
+    let norepl = RedisTarget {
+        user: Some("norepl".into()),
+        password: Some(lifeboat_core::Secret::new("norepl-pw".into())),
+        ..target.target()
+    };
+    let stats = restore_online(&rdb, &norepl, true).unwrap();
+    assert_eq!(stats.total(), 50);
+    assert_eq!(target_key_count(&target.target()).unwrap(), 50);
+    let info = target.admin().unwrap().info("replication").unwrap();
+    assert!(info.contains("role:master"), "{info}");
+}

@@ -1,5 +1,5 @@
 //! The `redis` kind as a source port: back up the RDB with the keyspace counted once it
-//! was read, restore online (key by key) or offline (`dump.rdb` into a stopped server's
+//! was read, restore online (as a replica of lifeboat, or key by key) or offline (`dump.rdb` into a stopped server's
 //! data dir), verify in a throwaway server.
 
 use super::RedisTarget;
@@ -112,14 +112,19 @@ impl RestoreTarget for Online {
     }
 
     fn plan(&self, snapshot: &str, opts: &RestoreOptions) -> Vec<String> {
-        let how = match (self.settings.flush, opts.delete) {
-            (false, true) => "--clean: FLUSHALL, then load",
-            (true, _) => "FLUSHALL, then load",
-            (false, false) => "merge:",
-        };
+        let target = self.describe();
+        if !(self.settings.flush || opts.delete) {
+            return vec![format!(
+                "merge: snapshot {snapshot} into {target} key by key (RESTORE), no restart, \
+                 no config change"
+            )];
+        }
+        let clean = if self.settings.flush { "" } else { "--clean: " };
         vec![format!(
-            "{how} snapshot {snapshot} into {} key by key (RESTORE), no restart, no config change",
-            self.describe()
+            "{clean}replace everything in {target} with snapshot {snapshot}: loaded as a \
+             whole file by full sync (REPLICAOF lifeboat for the load, then REPLICAOF NO ONE) \
+             when the target is a master without replicas, else FLUSHALL and key by key \
+             (RESTORE); no restart, no config change"
         )]
     }
 
@@ -135,15 +140,16 @@ impl RestoreTarget for Online {
         reader: &dyn SnapshotReader,
         snap: SnapshotRef<'_>,
         opts: &RestoreOptions,
-        _cancel: &CancelToken,
+        cancel: &CancelToken,
     ) -> Result<(), Error> {
         let manifest = reader.manifest(snap.id)?;
         let dir = spool_rdb(reader, snap, &manifest)?;
         // `--clean` empties the target even where `flush = false` merges.
-        super::restore_online(
+        super::restore_online_cancellable(
             &dir.path().join("dump.rdb"),
             &self.target,
             self.settings.flush || opts.delete,
+            cancel,
         )?;
         Ok(())
     }

@@ -81,6 +81,11 @@ impl Conn {
         }
     }
 
+    /// This end's address of the connection: where the server can reach us.
+    pub(crate) fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.reader.get_ref().local_addr()
+    }
+
     /// `redis://…` of the server, for messages.
     pub fn url(&self) -> &str {
         &self.url

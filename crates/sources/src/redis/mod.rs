@@ -1,5 +1,6 @@
 //! The `redis` kind: an RDB snapshot fetched over the replication protocol; restored
-//! online (every key of the RDB sent to a running server with `RESTORE`) or offline
+//! online (loaded by a running server as a replica of lifeboat, or every key of the
+//! RDB sent to it with `RESTORE`) or offline
 //! (`dump.rdb` written into a data dir).
 
 pub mod adapter;
@@ -10,6 +11,7 @@ mod framing;
 mod lzf;
 mod pipeline;
 mod rdb;
+mod replica_load;
 mod resp;
 mod restore;
 mod target;
@@ -19,7 +21,8 @@ pub use backup::start_backup;
 pub use client::{info_field, parse_keyspace, parse_keyspace_expires, Conn};
 pub use resp::Value;
 pub use restore::{
-    key_counts, keyspace_counts, restore_offline, restore_online, target_key_count, RestoreStats,
+    key_counts, keyspace_counts, restore_offline, restore_online, restore_online_cancellable,
+    target_key_count, RestoreStats,
 };
 pub use target::RedisTarget;
 

@@ -112,6 +112,8 @@ pub struct RdbReader<R> {
     db: u32,
     finished: bool,
     redis_version: Option<String>,
+    /// Module values, module aux data or functions seen: more than plain keys.
+    beyond_keys: bool,
 }
 
 impl<R: BufRead> RdbReader<R> {
@@ -128,6 +130,7 @@ impl<R: BufRead> RdbReader<R> {
             db: 0,
             finished: false,
             redis_version: None,
+            beyond_keys: false,
         };
         let head: [u8; 9] = reader.array()?;
         let version = std::str::from_utf8(&head[5..])
@@ -154,6 +157,12 @@ impl<R: BufRead> RdbReader<R> {
         self.redis_version.as_deref()
     }
 
+    /// True once the file was seen to hold module data or functions, which only a
+    /// server with the same modules (and no clashing functions) loads as a whole file.
+    pub fn beyond_keys(&self) -> bool {
+        self.beyond_keys
+    }
+
     /// The next key, or `None` after the end of the file (its checksum verified).
     pub fn next_entry(&mut self) -> Result<Option<Entry>> {
         let mut expire_at = None;
@@ -173,10 +182,14 @@ impl<R: BufRead> RdbReader<R> {
                 OP_SLOT_INFO => self.lengths(3)?,
                 OP_AUX => self.aux()?,
                 OP_MODULE_AUX => {
+                    self.beyond_keys = true;
                     self.lengths(3)?;
                     self.skip_module_value()?;
                 }
-                OP_FUNCTION2 => self.skip_string()?,
+                OP_FUNCTION2 => {
+                    self.beyond_keys = true;
+                    self.skip_string()?;
+                }
                 OP_EOF => self.trailer()?,
                 OP_FUNCTION_PRE_GA => return Err(self.bad("pre-release (7.0 RC) functions")),
                 kind if kind <= MAX_TYPE => return self.entry(kind, expire_at).map(Some),
@@ -252,6 +265,7 @@ impl<R: BufRead> RdbReader<R> {
             }),
             6 => Err(self.bad("pre-release (4.0 RC) module value")),
             7 => {
+                self.beyond_keys = true;
                 self.lengths(1)?;
                 self.skip_module_value().map(|_| false)
             }

@@ -1,4 +1,6 @@
-//! Restoring an RDB. Online: lifeboat reads the RDB itself and sends every key to the
+//! Restoring an RDB. Online into a target that is to end equal to the backup (flush),
+//! and can: it loads the whole file as a replica of lifeboat (see `replica_load`).
+//! Otherwise online: lifeboat reads the RDB itself and sends every key to the
 //! running target as `RESTORE … REPLACE ABSTTL` with the value's bytes from the file
 //! (see `rdb`), streamed without waiting for replies (see `pipeline`), so the target is
 //! never restarted and its config and AOF are left alone. An RDB lifeboat cannot read
@@ -8,10 +10,11 @@
 use super::client::{as_table_counts, Conn};
 use super::pipeline::{Pipeline, Tally};
 use super::rdb::{Entry, RdbError, RdbReader};
+use super::replica_load::{self, Expected};
 use super::target::RedisTarget;
 use super::RDB_MAGIC;
 use crate::SourceError;
-use lifeboat_core::TableCount;
+use lifeboat_core::{CancelToken, TableCount};
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -71,11 +74,21 @@ pub fn restore_online(
     target: &RedisTarget,
     flush: bool,
 ) -> Result<RestoreStats, SourceError> {
+    restore_online_cancellable(rdb, target, flush, &CancelToken::new())
+}
+
+/// [`restore_online`], given up when `cancel` is (the target is left a master).
+pub fn restore_online_cancellable(
+    rdb: &Path,
+    target: &RedisTarget,
+    flush: bool,
+    cancel: &CancelToken,
+) -> Result<RestoreStats, SourceError> {
     let started = Instant::now();
     match check(rdb) {
-        Ok(dbs) => {
+        Ok(checked) => {
             tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "RDB checked");
-            let stats = restore_from_rdb(rdb, &dbs, target, flush)?;
+            let stats = restore_from_rdb(rdb, &checked, target, flush, cancel)?;
             tracing::debug!(
                 elapsed_ms = started.elapsed().as_millis(),
                 keys = stats.total(),
@@ -108,17 +121,47 @@ fn open_rdb(rdb: &Path, keep_values: bool) -> Result<RdbReader<BufReader<File>>,
     RdbReader::open(BufReader::with_capacity(READ_BUFFER, file), keep_values)
 }
 
-/// Walks the whole file (types, lengths, checksum) without keeping anything; returns
-/// the dbs that hold keys.
-fn check(rdb: &Path) -> Result<Vec<u32>, RdbError> {
+/// What a walk through the whole file found.
+struct Checked {
+    /// Keys per db that holds any, in file order (expired keys included).
+    counts: Vec<(u32, u64)>,
+    /// Keys whose expiry had passed at the walk.
+    expired: Vec<(u32, Vec<u8>)>,
+    /// Module data or functions: only `RESTORE` key by key is safe.
+    beyond_keys: bool,
+}
+
+impl Checked {
+    fn dbs(&self) -> Vec<u32> {
+        self.counts.iter().map(|&(db, _)| db).collect()
+    }
+}
+
+/// Walks the whole file (types, lengths, checksum) keeping only the names of expired
+/// keys; counts the keys per db.
+fn check(rdb: &Path) -> Result<Checked, RdbError> {
     let mut reader = open_rdb(rdb, false)?;
-    let mut dbs: Vec<u32> = Vec::new();
+    let mut counts: Vec<(u32, u64)> = Vec::new();
+    let mut expired = Vec::new();
+    let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
     while let Some(entry) = reader.next_entry()? {
-        if !entry.empty && dbs.last() != Some(&entry.db) {
-            dbs.push(entry.db);
+        if entry.empty {
+            continue;
+        }
+        match counts.last_mut() {
+            Some((db, n)) if *db == entry.db => *n += 1,
+            _ => counts.push((entry.db, 1)),
+        }
+        if entry.expire_at.is_some_and(|at| at <= now) {
+            expired.push((entry.db, entry.key));
         }
     }
-    Ok(dbs)
+    counts.sort_unstable();
+    Ok(Checked {
+        counts,
+        expired,
+        beyond_keys: reader.beyond_keys(),
+    })
 }
 
 /// `SELECT`s each db once: a target with fewer databases refuses before it is touched.
@@ -150,9 +193,10 @@ fn next_key(
 /// The fast path: keys straight from the file into the target.
 fn restore_from_rdb(
     rdb: &Path,
-    dbs: &[u32],
+    checked: &Checked,
     target: &RedisTarget,
     flush: bool,
+    cancel: &CancelToken,
 ) -> Result<RestoreStats, SourceError> {
     let mut reader = open_rdb(rdb, true).map_err(|e| match e {
         RdbError::Io(e) => read_error(rdb, e),
@@ -172,7 +216,17 @@ fn restore_from_rdb(
     if let Some(first) = &next {
         probe(&mut dest, &first.payload, &versions)?;
     }
-    check_dbs(&mut dest, dbs)?;
+    check_dbs(&mut dest, &checked.dbs())?;
+    if flush && !checked.beyond_keys {
+        let expected = Expected {
+            counts: &checked.counts,
+            expired: &checked.expired,
+        };
+        if let Some(stats) = replica_load::try_load(rdb, &expected, &mut dest, target, cancel)? {
+            return Ok(stats);
+        }
+        dest = Conn::open(target)?;
+    }
     if flush {
         flush_target(&mut dest)?;
     }
