@@ -147,3 +147,25 @@ fn recover_from_a_repository_without_backups_says_so() {
         out.stderr
     );
 }
+
+#[test]
+fn a_run_of_two_apps_is_complete_only_when_each_app_has_all_its_sources() {
+    let ws = Workspace::new();
+    esp(&ws);
+    let text = std::fs::read_to_string(ws.path("lifeboat.toml")).unwrap();
+    let shop_db = ws.path("shop.db");
+    rusqlite::Connection::open(&shop_db).unwrap();
+    let shop = format!(
+        "\n[[app]]\nname = \"shop\"\n\n[[app.source]]\nname = \"db\"\nkind = \"sqlite\"\npath = \"{}\"\n",
+        shop_db.display()
+    );
+    std::fs::write(ws.path("lifeboat.toml"), text + &shop).unwrap();
+    ws.run(&["init"]).assert_ok();
+    // shop's `db` is not esp's: esp still lacks its own.
+    ws.run(&["backup", "esp/data", "shop/db"]).assert_ok();
+    ws.run(&["backup"]).assert_ok();
+    let sets = runs(&ws);
+    assert_eq!(sets[0]["complete"], false, "{sets:?}");
+    assert_eq!(sets[0]["state"], "incomplete: no backup of esp/db");
+    assert_eq!(sets[1]["complete"], true, "{sets:?}");
+}

@@ -102,17 +102,28 @@ fn completeness(config: &Config, members: &[&SnapshotInfo]) -> (Option<bool>, St
     if members.iter().any(|s| s.pre_restore) {
         return (None, "safety set (taken before a restore)".into());
     }
-    let Some(app) = members
-        .first()
-        .and_then(|s| config.apps.iter().find(|a| a.name == s.app))
-    else {
-        return (None, "app not in the configuration".into());
-    };
-    let missing: Vec<&str> = app
-        .sources
+    // One `backup` of several apps is one run: each app's sources count in its own.
+    let mut apps: Vec<&str> = members.iter().map(|s| s.app.as_str()).collect();
+    apps.sort_unstable();
+    apps.dedup();
+    let configured: Vec<_> = config
+        .apps
         .iter()
-        .filter(|src| !members.iter().any(|s| s.source == src.name))
-        .map(|src| src.name.as_str())
+        .filter(|a| apps.contains(&a.name.as_str()))
+        .collect();
+    if configured.is_empty() {
+        return (None, "app not in the configuration".into());
+    }
+    let has = |app: &str, source: &str| members.iter().any(|s| s.app == app && s.source == source);
+    let missing: Vec<String> = configured
+        .iter()
+        .flat_map(|app| {
+            let lacking = app.sources.iter().filter(|src| !has(&app.name, &src.name));
+            lacking.map(|src| match apps.len() {
+                1 => src.name.clone(),
+                _ => format!("{}/{}", app.name, src.name),
+            })
+        })
         .collect();
     match missing.as_slice() {
         [] => (Some(true), "complete".into()),
