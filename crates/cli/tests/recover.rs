@@ -33,24 +33,6 @@ fn esp(ws: &Workspace) {
     );
 }
 
-/// Runs lifeboat with another configuration file than the workspace's.
-fn run_with(ws: &Workspace, config: &std::path::Path, args: &[&str]) -> support::Run {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lifeboat"));
-    cmd.arg("--config")
-        .arg(config)
-        .args(args)
-        .current_dir(ws.path(""));
-    for (k, v) in &ws.env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    support::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 fn runs(ws: &Workspace) -> Vec<serde_json::Value> {
     let out = ws.run(&["--json", "list", "--runs"]).assert_ok();
     serde_json::from_str(&out.stdout).unwrap()
@@ -74,7 +56,7 @@ fn recover_writes_a_config_from_the_repository_that_restores_the_app_on_a_new_ho
     std::fs::create_dir(ws.path("newhost")).unwrap();
     let repo = ws.repo().display().to_string();
     let recover = ["recover", "--repo", &repo];
-    let out = run_with(&ws, &new_config, &recover).assert_ok();
+    let out = ws.run_with(&new_config, &recover).assert_ok();
     assert!(
         out.stderr.contains("app esp: configuration of"),
         "{}",
@@ -95,7 +77,7 @@ fn recover_writes_a_config_from_the_repository_that_restores_the_app_on_a_new_ho
     assert!(text.contains("restore_after = [\"db\"]"), "{text}");
 
     // Never over an existing file without --force; a wrong password is exit 3.
-    let again = run_with(&ws, &new_config, &recover).assert_code(2);
+    let again = ws.run_with(&new_config, &recover).assert_code(2);
     assert!(
         again.stderr.contains("exists; give --force"),
         "{}",
@@ -116,7 +98,7 @@ fn recover_writes_a_config_from_the_repository_that_restores_the_app_on_a_new_ho
     let data_to = format!("data={}", to_data.display());
     let db_to = format!("db={}", to_db.display());
     let restore = ["restore", "esp", "--to", &data_to, "--to", &db_to];
-    let out = run_with(&ws, &new_config, &restore).assert_ok();
+    let out = ws.run_with(&new_config, &restore).assert_ok();
     assert!(
         out.stdout.contains("1. db (sqlite): restored"),
         "{}",

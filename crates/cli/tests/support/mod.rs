@@ -275,9 +275,14 @@ impl Workspace {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
+        self.command_with(&self.path("lifeboat.toml"), args)
+    }
+
+    /// A command reading another configuration file than the workspace's.
+    pub fn command_with(&self, config: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lifeboat"));
         cmd.arg("--config")
-            .arg(self.path("lifeboat.toml"))
+            .arg(config)
             .args(args)
             .current_dir(self.dir.path());
         for (k, v) in &self.env {
@@ -287,14 +292,26 @@ impl Workspace {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = self.command(args).output().unwrap();
+        Run::of(self.command(args))
+    }
+
+    pub fn run_with(&self, config: &Path, args: &[&str]) -> Run {
+        Run::of(self.command_with(config, args))
+    }
+}
+
+impl Run {
+    fn of(mut command: Command) -> Run {
+        let out = command.output().unwrap();
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
+}
 
+impl Workspace {
     pub fn run_bytes(&self, args: &[&str]) -> Vec<u8> {
         let out = self.command(args).output().unwrap();
         assert!(
