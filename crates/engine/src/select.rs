@@ -1,6 +1,7 @@
 //! Choosing which stored backup a command works on.
 
 use crate::error::failed;
+use lifeboat_core::ports::repository::display_time;
 use lifeboat_core::ports::SnapshotInfo;
 use lifeboat_core::{Error, RestoreOptions};
 
@@ -84,10 +85,7 @@ impl<'a> Wanted<'a> {
     fn describe(&self) -> String {
         let mut parts = Vec::new();
         if let Some(at) = self.at {
-            parts.push(format!(
-                "at or before {}",
-                at.strftime("%Y-%m-%d %H:%M:%S UTC")
-            ));
+            parts.push(format!("at or before {}", display_time(at)));
         }
         if let Some(f) = self.filter {
             parts.push(format!("matching `{f}`"));
@@ -155,10 +153,7 @@ impl<'a> BackupSet<'a> {
     }
 
     pub fn display_time(&self) -> String {
-        self.timestamp
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .strftime("%Y-%m-%d %H:%M:%S UTC")
-            .to_string()
+        display_time(self.timestamp)
     }
 }
 

@@ -94,11 +94,15 @@ impl SnapshotInfo {
 
     /// The time for people: `2026-12-01 09:00:00 UTC`.
     pub fn display_time(&self) -> String {
-        self.timestamp
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .strftime("%Y-%m-%d %H:%M:%S %Z")
-            .to_string()
+        display_time(self.timestamp)
     }
+}
+
+/// An instant for people: `2026-12-01 09:00:00 UTC`.
+pub fn display_time(at: jiff::Timestamp) -> String {
+    at.to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
 }
 
 /// The backups and the verification records, from one reading of the snapshot list.
