@@ -40,12 +40,14 @@ NAMES = {
     "B8": "`list` of a repository with many small backups",
     "B9": "`prune` of about half of those backups",
     "B10": "daemon `GET /metrics` and `GET /api/status` on that repository",
+    "B11": "B1 into a repository on a local S3 server (s3s-fs)",
+    "B12": "`copy_to` of one B2 churn day to an S3 offsite",
     "B13": "whole mini seed-001 app (PostgreSQL, MariaDB, Redis, files) vs the seed's sequential procedure",
     "B14": "MariaDB `sbtest` (sysbench): backup and restore",
     "B15": "Redis with many keys: backup and online restore",
 }
 SCENARIOS = list(NAMES)
-DB_SCENARIOS = {"B1", "B2", "B3", "B4", "B5", "M1", "B13"}
+DB_SCENARIOS = {"B1", "B2", "B3", "B4", "B5", "M1", "B11", "B12", "B13"}
 PASSWORD = "bench-password"
 MIB = 1024 * 1024
 QUICK_DIVISOR = 20
@@ -269,6 +271,44 @@ class Server:
             self.log_file = None
 
 
+class S3(Server):
+    """s3s-fs serving a directory over the S3 API on a free loopback port (a bucket is a directory)."""
+
+    KEY, SECRET = "benchaccess", "benchsecret-0123456789"
+
+    def __init__(self, runner, tmp):
+        super().__init__(runner, "s3s-fs")
+        self.root = tmp / "s3"
+        self.port = free_port()
+
+    def start(self):
+        self.root.mkdir(exist_ok=True)
+        exe = shutil.which("s3s-fs") or str(Path.home() / ".cargo" / "bin" / "s3s-fs")
+        if not os.access(exe, os.X_OK):
+            raise Failed("s3s-fs not found (scripts/install-deps test builds it)")
+        self.spawn([exe, "--host", "127.0.0.1", "--port", self.port, "--access-key", self.KEY,
+                    "--secret-key", self.SECRET, self.root])
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise Failed("s3s-fs did not start")
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def bucket(self, name):
+        (self.root / name).mkdir()
+        return self.root / name
+
+    def env(self):
+        return {"AWS_ACCESS_KEY_ID": self.KEY, "AWS_SECRET_ACCESS_KEY": self.SECRET}
+
+
 class MariaDb(Server):
     """A throwaway MariaDB (mariadb-install-db + mariadbd, as crates/sources/src/scratch/mariadb.rs starts
     it: loopback, root without password, no binlog, no doublewrite, log flushed once a second), with a
@@ -490,7 +530,8 @@ class Lifeboat:
     """One lifeboat configuration with its own repository (app `shop` unless named, sources as given;
     app_keys: more keys of the [[app]] table, e.g. max_parallel)."""
 
-    def __init__(self, ctx, name, sources, app="shop", app_keys=None):
+    def __init__(self, ctx, name, sources, app="shop", app_keys=None, repo_url=None, repo_options=None,
+                 copy_to=None):
         self.ctx = ctx
         self.sources = sources
         self.app = app
@@ -498,8 +539,13 @@ class Lifeboat:
         self.dir.mkdir()
         self.repo = self.dir / "repo"
         self.config = self.dir / "lifeboat.toml"
-        lines = ["[repository]", f"url = {json.dumps(str(self.repo))}", 'password_env = "LIFEBOAT_PASSWORD"',
-                 "", "[[app]]", f"name = {json.dumps(app)}"]
+        lines = ["[repository]", f"url = {json.dumps(repo_url or str(self.repo))}",
+                 'password_env = "LIFEBOAT_PASSWORD"']
+        if repo_options:
+            lines.append("options = " + toml_value(repo_options))
+        for copy in copy_to or []:
+            lines += ["", "[[copy_to]]"] + [f"{k} = {toml_value(v)}" for k, v in copy.items()]
+        lines += ["", "[[app]]", f"name = {json.dumps(app)}"]
         lines += [f"{k} = {toml_value(v)}" for k, v in (app_keys or {}).items()]
         for source in sources:
             lines += ["", "[[app.source]]"] + [f"{k} = {toml_value(v)}" for k, v in source.items()]
@@ -800,6 +846,82 @@ class Bench:
             sid, f"{self.days} {NAMES[sid]}", f"+{fmt_b(g)}/day",
             f"seed gzip {fmt_b(z)}/day; (restic +{fmt_b(rg)}/day, {fmt_x(rg / z)} gzip)",
             f"{fmt_x(g / z)} gzip", f"≤{limit}× gzip per day", verdict([("gzip", g / z <= limit)])))
+
+    def s3(self):
+        """The bench's S3 server (started once), its keys in the environment of every command."""
+        if getattr(self, "_s3", None) is None:
+            self._s3 = S3(self.r, self.tmp)
+            self._s3.start()
+            self.servers.append(self._s3)
+            self.r.env.update(self._s3.env())
+        return self._s3
+
+    def s3_repo(self, bucket):
+        """A lifeboat repository URL and options for a new bucket, and restic's URL for it."""
+        s3 = self.s3()
+        s3.bucket(bucket)
+        options = {"endpoint": s3.endpoint, "region": "us-east-1"}
+        return f"s3://{bucket}/repo", options, f"s3:{s3.endpoint}/{bucket}/repo"
+
+    def b11(self):
+        s = {"lifeboat": [], "restic": []}
+        for i in range(self.runs):
+            log(f"B11 run {i + 1}/{self.runs}")
+            url, options, _ = self.s3_repo(f"b11-lb-{i}")
+            lb = Lifeboat(self, f"b11-{i}", [self.db_source("shop")], repo_url=url, repo_options=options)
+            lb.init()
+            s["lifeboat"].append(self.r.timed(lb.argv("backup", "shop/db"), rss=True))
+            lb.remove()
+            _, _, rurl = self.s3_repo(f"b11-restic-{i}")
+            self.r.run(["restic", "-q", "-r", rurl, "init"])
+            s["restic"].append(self.r.timed(
+                f"pg_dump -Fc -Z0 shop | restic -q -r {q(rurl)} backup --stdin --stdin-filename shop.pgdump"))
+        m = {k: median([x.seconds for x in v]) for k, v in s.items()}
+        ratio = m["lifeboat"] / m["restic"]
+        self.sample_note("B11", s)
+        self.rows.append(Row(
+            "B11", NAMES["B11"], fmt_s(m["lifeboat"]), f"restic --stdin into S3 {fmt_s(m['restic'])}",
+            f"{fmt_x(ratio)} restic", "≤0.8× restic", verdict([("restic", ratio <= 0.8)])))
+
+    def b12(self):
+        db = "shop_b12"
+        self.pg.createdb(db, template="shop")
+        try:
+            url, options, _ = self.s3_repo("b12-lb")
+            copy = {"name": "offsite", "url": url, "password_env": "LIFEBOAT_PASSWORD", "options": options}
+            lb = Lifeboat(self, "b12", [self.db_source(db)], copy_to=[copy])
+            # The same primary without the copy_to, so that the day's backup and its copy are timed apart.
+            plain = lb.dir / "plain.toml"
+            plain.write_text(re.sub(r"\[\[copy_to\]\]\n(?:.+\n)+\n", "", lb.config.read_text()))
+            argv_plain = lambda *a: [self.lifeboat, "--config", plain, *a]
+            lb.init()
+            _, _, rurl = self.s3_repo("b12-restic")
+            self.r.run(["restic", "-q", "-r", rurl, "init"])
+            restic_copy = ["restic", "-q", "-r", rurl, "copy", "--from-repo", lb.repo,
+                           "--from-password-command", f"echo {PASSWORD}"]
+            log("B12 day 0 (untimed): backup, lifeboat copy, restic copy")
+            self.r.run(argv_plain("backup", "shop/db"))
+            self.r.run(lb.argv("copy"))
+            self.r.run(restic_copy)
+            self.pg.psql_file(db, self.sql("churn_recent.sql"))
+            before = self.r.du(lb.repo)
+            self.r.run(argv_plain("backup", "shop/db"))
+            growth = self.r.du(lb.repo) - before
+            up_before = self.r.du(self.s3().root / "b12-lb")
+            t_lb = self.r.timed(lb.argv("copy"))
+            uploaded = self.r.du(self.s3().root / "b12-lb") - up_before
+            t_restic = self.r.timed(restic_copy)
+            lb.remove()
+        finally:
+            self.pg.dropdb(db)
+        ratio = t_lb.seconds / t_restic.seconds
+        bytes_ratio = uploaded / growth if growth else float("inf")
+        self.notes.append(f"B12: primary grew {fmt_b(growth)} that day; the copy uploaded {fmt_b(uploaded)}")
+        self.rows.append(Row(
+            "B12", NAMES["B12"], f"{fmt_s(t_lb.seconds)}, {fmt_b(uploaded)} up",
+            f"restic copy {fmt_s(t_restic.seconds)}; primary growth {fmt_b(growth)}",
+            f"{fmt_x(ratio)} restic; {fmt_x(bytes_ratio)} growth", "≤1.0× restic, ≤1.1× growth",
+            verdict([("restic", ratio <= 1.0), ("bytes", bytes_ratio <= 1.1)])))
 
     def b4(self):
         lb = self.shop_repo()
@@ -1279,7 +1401,7 @@ class Bench:
             ("B1", self.b1), ("B2", lambda: self.churn("B2", "churn_recent.sql", 0.08)),
             ("B3", lambda: self.churn("B3", "churn_uniform.sql", 1.0)), ("B4", self.b4), ("B5", self.b5),
             ("B6", lambda: self.files(only & {"B6", "B7"})), ("M1", self.m1), ("B8", self.b8), ("B9", self.b9),
-            ("B10", self.b10), ("B13", self.b13), ("B14", self.b14), ("B15", self.b15),
+            ("B10", self.b10), ("B11", self.b11), ("B12", self.b12), ("B13", self.b13), ("B14", self.b14), ("B15", self.b15),
         ]
         if only & DB_SCENARIOS:
             self.pg.start()

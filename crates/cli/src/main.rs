@@ -5,9 +5,11 @@ mod commands;
 mod config;
 mod daemon;
 mod exit;
+mod journal;
 mod notify;
 mod output;
 mod progress;
+mod run_lock;
 mod wire;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +43,9 @@ struct Cli {
     /// More detail on stderr
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Cache of remote repositories, one dir per repository (default: $XDG_CACHE_HOME/lifeboat, else ~/.cache/lifeboat)
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -59,6 +64,8 @@ enum Command {
     Restore(commands::restore::RestoreArgs),
     /// Write a lifeboat.toml from the configuration stored in a repository (a new host)
     Recover(commands::recover::RecoverArgs),
+    /// Copy to the copy_to repositories the backups they are missing
+    Copy(commands::copy::CopyArgs),
     /// Write a stored dump to stdout
     Dump(commands::dump::DumpArgs),
     /// Check the repository's integrity
@@ -85,6 +92,8 @@ pub struct Ctx {
     pub config_path: PathBuf,
     pub json: bool,
     pub quiet: bool,
+    /// `--cache-dir`: where remote repositories keep rustic's cache and lifeboat's state.
+    pub cache_dir: Option<PathBuf>,
     /// Set by SIGINT/SIGTERM; long operations stop at their next step.
     pub cancel: CancelToken,
 }
@@ -145,6 +154,7 @@ fn cancel_on_signals(cancel: CancelToken) {
                 continue;
             }
             lifeboat_sources::process::kill_all_children();
+            lifeboat_repo::ssh_masters::end_masters();
             let cleaned = lifeboat_sources::scratch::cleanup_all();
             eprintln!("interrupted again: quitting at once; removed {cleaned} throwaway server(s) and their data");
             std::process::exit(i32::from(exit::INTERRUPTED));
@@ -153,6 +163,10 @@ fn cancel_on_signals(cancel: CancelToken) {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts (see mark_this_process); the guard ends the SFTP
+    // backend's ssh masters however main ends, an error or an interrupt included.
+    lifeboat_repo::ssh_masters::mark_this_process();
+    let _ssh_masters = lifeboat_repo::ssh_masters::EndMastersOnDrop;
     let cli = Cli::parse();
     init_logging(&cli);
     let cancel = CancelToken::new();
@@ -164,8 +178,12 @@ fn main() -> ExitCode {
         config_path: config::locate(cli.config.as_deref()),
         json: cli.json,
         quiet: cli.quiet,
+        cache_dir: cli.cache_dir.clone(),
         cancel,
     };
+    if let Some(dir) = &ctx.cache_dir {
+        commands::set_cache_dir(dir.clone());
+    }
     let result = match cli.command {
         Command::Init => commands::init::run(&ctx),
         Command::Backup(args) => commands::backup::run(&ctx, args),
@@ -173,6 +191,7 @@ fn main() -> ExitCode {
         Command::Config(args) => commands::config::run(&ctx, args),
         Command::Restore(args) => commands::restore::run(&ctx, args),
         Command::Recover(args) => commands::recover::run(&ctx, args),
+        Command::Copy(args) => commands::copy::run(&ctx, args),
         Command::Dump(args) => commands::dump::run(&ctx, args),
         Command::Check(args) => commands::check::run(&ctx, args),
         Command::Verify(args) => commands::verify::run(&ctx, args),

@@ -20,6 +20,7 @@ pub fn quiet_engine(ctx: &Ctx, config: &Config) -> Engine {
 }
 
 pub fn engine_with(ctx: &Ctx, config: &Config, events: Arc<dyn Events>) -> Engine {
+    lifeboat_sources::process::keep_from_children(crate::notify::summary::secrets_of(config));
     Engine::new(
         Arc::new(lifeboat_sources::Adapters),
         Arc::new(lifeboat_sources::ShellHooks::hiding(
@@ -30,9 +31,28 @@ pub fn engine_with(ctx: &Ctx, config: &Config, events: Arc<dyn Events>) -> Engin
         )),
     )
     .with_events(events)
+    .with_journal(journal())
+    .with_run_locks(run_locks(config))
     .with_cancel(ctx.cancel.clone())
     .with_timezone(config.time_zone())
     .with_redactor(lifeboat_core::Redactor::new(
         crate::notify::summary::secrets_of(config),
     ))
+}
+
+/// The user's restore journal on disk; in memory only when there is no home.
+fn journal() -> Arc<dyn lifeboat_core::ports::RestoreJournal> {
+    match crate::journal::FileJournal::of_user() {
+        Some(journal) => Arc::new(journal),
+        None => Arc::new(lifeboat_core::ports::MemoryJournal::default()),
+    }
+}
+
+/// One backup run of an app at a time on this host; in memory only without a home.
+fn run_locks(config: &Config) -> Arc<dyn lifeboat_core::ports::RunLocks> {
+    let wait = std::time::Duration::from_secs(config.repository.lock_wait_secs);
+    match crate::run_lock::FileRunLocks::of_user(wait) {
+        Some(locks) => Arc::new(locks),
+        None => Arc::new(lifeboat_core::ports::MemoryRunLocks::default()),
+    }
 }

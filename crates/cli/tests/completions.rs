@@ -10,13 +10,14 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 /// Every subcommand of `lifeboat`.
-const COMMANDS: [&str; 15] = [
+const COMMANDS: [&str; 16] = [
     "init",
     "backup",
     "list",
     "config",
     "restore",
     "recover",
+    "copy",
     "dump",
     "check",
     "verify",

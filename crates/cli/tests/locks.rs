@@ -16,8 +16,9 @@ fn slow_config(ws: &Workspace, secs: u32, lock_wait: &str) {
     let text = format!(
         "[repository]\nurl = \"{}\"\npassword_env = \"LIFEBOAT_PASSWORD\"\nlock_wait = \"{lock_wait}\"\n\n\
          [[app]]\nname = \"k8s\"\n\n[[app.source]]\nname = \"secrets\"\nkind = \"command\"\n\
-         backup_command = \"echo start; sleep {secs}; echo end\"\nfilename = \"secrets.json\"\n",
-        ws.repo().display()
+         backup_command = \"echo start; sleep {secs}; echo end; : {}\"\nfilename = \"secrets.json\"\n",
+        ws.repo().display(),
+        ws.path("").display()
     );
     std::fs::write(ws.path("lifeboat.toml"), text).unwrap();
 }
@@ -102,7 +103,8 @@ fn killed_backup_leaving_its_lock(ws: &Workspace) -> u32 {
     wait_for_lock(&ws.repo());
     backup.kill().unwrap();
     backup.wait().unwrap();
-    let _ = Command::new("pkill").args(["-f", "sleep 30"]).status();
+    // The dump's shell outlives lifeboat; it names this workspace (and nothing else does).
+    support::kill_groups_of(&format!("echo end; : {}", ws.path("").display()));
     assert_eq!(lock_files(&ws.repo()).len(), 1, "kill -9 leaves the lock");
     backup.id()
 }

@@ -7,48 +7,21 @@
 mod support;
 
 use std::time::Duration;
-use support::pg::{assert_no_db_snapshot, pg_config, pg_dump_wrapper, shop};
-use support::{wait_for, PgServer, Workspace};
-
-/// A wrapper that lets pg_dump stall after 200 kB and records its pid, so the test can
-/// break it mid-stream.
-const SLOW_DUMP: &str = "fifo=$W/fifo; rm -f $fifo; mkfifo $fifo\n$REAL \"$@\" > $fifo &\npid=$!; echo $pid > $W/pid\n(head -c 200000; sleep 4; cat) < $fifo\nwait $pid";
-
-fn big_shop(server: &PgServer) {
-    shop(server);
-    server.exec("shop", "INSERT INTO blobs SELECT g, decode(repeat(md5(g::text), 64), 'hex') FROM generate_series(1000, 40000) g");
-}
-
-/// Runs `lifeboat backup` with the stalling pg_dump, calls `interrupt` once pg_dump runs,
-/// and returns the exit code and stderr.
-fn interrupted_backup(ws: &Workspace, interrupt: impl FnOnce(&str)) -> (Option<i32>, String) {
-    let child = ws
-        .command(&["backup"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid_file = ws.path("bin/pid");
-    assert!(wait_for(Duration::from_secs(20), || {
-        std::fs::read_to_string(&pid_file).is_ok_and(|p| !p.trim().is_empty())
-    }));
-    interrupt(std::fs::read_to_string(&pid_file).unwrap().trim());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use support::pg::{
+    assert_no_db_snapshot, big_shop, hold_table, pg_config, pg_dump_wrapper, restore_blocked,
+    restore_unblocked, shop,
+};
+use support::{backup_with_fault, PgServer, Workspace, STALLING_DUMP};
 
 #[test]
 fn server_vanishing_mid_dump_leaves_no_snapshot() {
     let server = PgServer::start();
-    big_shop(&server);
+    big_shop(&server, 40000);
     let mut ws = Workspace::new();
-    pg_dump_wrapper(&mut ws, SLOW_DUMP);
+    pg_dump_wrapper(&mut ws, STALLING_DUMP);
     ws.config(&pg_config(&server, "shop"));
     ws.run(&["init"]).assert_ok();
-    let (code, stderr) = interrupted_backup(&ws, |_| {
+    let (code, stderr) = backup_with_fault(&ws, Some(&ws.path("bin/pid")), |_| {
         std::thread::sleep(Duration::from_millis(500));
         server.kill();
     });
@@ -64,12 +37,12 @@ fn server_vanishing_mid_dump_leaves_no_snapshot() {
 #[test]
 fn dump_killed_mid_stream_leaves_no_snapshot() {
     let server = PgServer::start();
-    big_shop(&server);
+    big_shop(&server, 40000);
     let mut ws = Workspace::new();
-    pg_dump_wrapper(&mut ws, SLOW_DUMP);
+    pg_dump_wrapper(&mut ws, STALLING_DUMP);
     ws.config(&pg_config(&server, "shop"));
     ws.run(&["init"]).assert_ok();
-    let (code, stderr) = interrupted_backup(&ws, |pid| {
+    let (code, stderr) = backup_with_fault(&ws, Some(&ws.path("bin/pid")), |pid| {
         std::process::Command::new("kill")
             .args(["-9", pid])
             .status()
@@ -84,20 +57,6 @@ fn dump_killed_mid_stream_leaves_no_snapshot() {
 }
 
 /// A session that holds `table` (an open transaction that read it), named `app`.
-fn hold_table(server: &PgServer, table: &str, app: &str) -> (postgres::Client, i32) {
-    let mut holder = server.client("shop");
-    holder
-        .batch_execute(&format!(
-            "SET application_name = '{app}'; BEGIN; SELECT count(*) FROM {table}"
-        ))
-        .unwrap();
-    let pid: i32 = holder
-        .query_one("SELECT pg_backend_pid()", &[])
-        .unwrap()
-        .get(0);
-    (holder, pid)
-}
-
 fn safety_id(ws: &Workspace) -> String {
     let safety: Vec<_> = ws
         .snapshots_of("shop", "db")
@@ -161,14 +120,8 @@ fn sigterm_mid_restore_says_the_target_may_be_partly_restored_and_names_the_safe
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut watch = server.client("postgres");
-    let waiting = |c: &mut postgres::Client| -> i64 {
-        c.query_one("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'lifeboat-restore-%' AND wait_event_type = 'Lock'", &[])
-            .unwrap()
-            .get(0)
-    };
     assert!(
-        wait_for(Duration::from_secs(60), || waiting(&mut watch) > 0),
+        restore_blocked(&server),
         "pg_restore never waited for the lock"
     );
     std::process::Command::new("kill")
@@ -186,7 +139,7 @@ fn sigterm_mid_restore_says_the_target_may_be_partly_restored_and_names_the_safe
     assert!(stderr.contains(&wanted), "{wanted:?} in {stderr}");
     assert!(!stderr.contains("nothing partial was saved"), "{stderr}");
     assert!(
-        wait_for(Duration::from_secs(20), || waiting(&mut watch) == 0),
+        restore_unblocked(&server),
         "pg_restore was stopped with lifeboat, not left waiting"
     );
 }

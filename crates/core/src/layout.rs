@@ -73,6 +73,17 @@ pub fn run_id(utc_compact: &str, entropy: u16) -> String {
     format!("{utc_compact}-{entropy:04x}")
 }
 
+/// A file name for `text` that makes none itself (a path, a URL): 16 hex digits of
+/// FNV-1a, the same on every host and in every version, since files named by it are
+/// found again by later runs.
+pub fn file_name_hash(text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +109,11 @@ mod tests {
         let safety = safety_tags("esp", "db", "postgres", "r1");
         assert_eq!(tag_value(&safety, "purpose"), Some("pre-restore"));
         assert!(safety.iter().any(|t| t == TAG_PRE_RESTORE));
+    }
+
+    #[test]
+    fn file_names_hash_as_fnv1a_so_earlier_runs_files_are_found() {
+        assert_eq!(file_name_hash(""), "cbf29ce484222325");
+        assert_eq!(file_name_hash("a"), "af63dc4c8601ec8c");
     }
 }

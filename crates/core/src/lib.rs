@@ -26,9 +26,9 @@ pub use event::{Event, Events, NoEvents, RecordedEvents};
 pub use fill::read_full;
 pub use manifest::{Facts, Manifest, MysqlDatabase, TableCount};
 pub use model::{
-    AppSpec, BucketSettings, CommandSettings, Config, DaemonSpec, FilesSettings, MysqlDatabases,
-    MysqlSettings, PostgresSettings, RedisRestoreMode, RedisSettings, RepositorySpec, Schedules,
-    SourceKind, SourceSpec, SqliteSettings,
+    AppSpec, BucketSettings, CommandSettings, Config, CopySpec, DaemonSpec, FilesSettings,
+    MysqlDatabases, MysqlSettings, PostgresSettings, RedisRestoreMode, RedisSettings,
+    RepositorySpec, Schedules, SourceKind, SourceSpec, SqliteSettings,
 };
 pub use notify::NotifySpec;
 pub use report::{RestoreOptions, VerifyReport};

@@ -17,6 +17,19 @@ pub struct Config {
     pub daemon: DaemonSpec,
     /// `[[notify]]`: webhooks and dead-man's switches told about runs.
     pub notify: Vec<crate::notify::NotifySpec>,
+    /// `[[copy_to]]`: offsite repositories that receive every new backup.
+    pub copy_to: Vec<CopySpec>,
+}
+
+/// `[[copy_to]]`: a repository that receives a copy of every new backup (3-2-1).
+#[derive(Debug, Clone, Serialize)]
+pub struct CopySpec {
+    /// `name`: what `--to` and `--from` call it.
+    pub name: String,
+    pub repository: RepositorySpec,
+    /// `retention`: applied to every source's copies; `None` applies each source's own.
+    #[serde(skip)]
+    pub retention: Option<crate::Retention>,
 }
 
 /// `[daemon]`.
@@ -63,11 +76,29 @@ pub struct RepositorySpec {
     /// As written by the user (local path, `s3://…`, `sftp://…`).
     pub url: String,
     pub password: Secret<String>,
-    /// Backend options (endpoint, region, …); values may be secrets, so all are masked.
+    /// Backend options (endpoint, region, …). Those named in [`SECRET_OPTIONS`] come
+    /// from `options_env`/`options_file` (the file may not hold them) and are masked.
     pub options: Vec<(String, Secret<String>)>,
     /// How long to wait for a conflicting lock (another host's prune, a restic check)
     /// before failing; `lock_wait`, default 5 minutes.
     pub lock_wait_secs: u64,
+}
+
+/// Backend options that hold a credential: never written in the configuration
+/// itself, always masked in output.
+pub const SECRET_OPTIONS: &[&str] = &[
+    "secret_access_key",
+    "access_key_id",
+    "password",
+    "session_token",
+];
+
+/// The values of `options` that are credentials.
+fn secret_options(options: &[(String, Secret<String>)]) -> impl Iterator<Item = String> + '_ {
+    options
+        .iter()
+        .filter(|(k, _)| SECRET_OPTIONS.contains(&k.as_str()))
+        .map(|(_, v)| v.expose().clone())
 }
 
 /// Default of an app's `max_parallel`: sources dumped at the same time.
@@ -254,7 +285,7 @@ impl Config {
     pub fn secret_values(&self) -> Vec<String> {
         let repo = &self.repository;
         let mut secrets = vec![repo.password.expose().clone()];
-        secrets.extend(repo.options.iter().map(|(_, v)| v.expose().clone()));
+        secrets.extend(secret_options(&repo.options));
         for source in self.apps.iter().flat_map(|a| &a.sources) {
             secrets.extend(
                 source
@@ -265,8 +296,18 @@ impl Config {
             );
         }
         secrets.extend(self.notify.iter().map(|n| n.url().expose().clone()));
+        for copy in &self.copy_to {
+            let repo = &copy.repository;
+            secrets.push(repo.password.expose().clone());
+            secrets.extend(secret_options(&repo.options));
+        }
         secrets.retain(|s| !s.is_empty());
         secrets
+    }
+
+    /// The `[[copy_to]]` repository called `name`.
+    pub fn copy(&self, name: &str) -> Option<&CopySpec> {
+        self.copy_to.iter().find(|c| c.name == name)
     }
 
     pub fn app(&self, name: &str) -> Option<&AppSpec> {

@@ -19,7 +19,7 @@ pub enum Trigger {
     Success,
     VerifyFailure,
     VerifySuccess,
-    /// A `copy_to` copy failed. Accepted now; fires once copies exist.
+    /// A `copy_to` copy failed.
     CopyFailure,
 }
 

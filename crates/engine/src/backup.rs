@@ -108,6 +108,18 @@ impl Engine {
         now: &jiff::Zoned,
         report: &mut BackupReport,
     ) -> Result<(), Error> {
+        // Before any hook: a second run of the app must not stop or start it too.
+        let _running = match self.run_locks.hold(&app.name, &self.cancel) {
+            Ok(guard) => guard,
+            Err(e) => {
+                let why = format!("not started: {e}");
+                report.errors.push(format!("{}: {e}", app.name));
+                report
+                    .sources
+                    .extend(sources.iter().map(|s| skipped(app, s, &why)));
+                return Ok(());
+            }
+        };
         if !app.before_backup.is_empty() {
             // Never stop an application for a backup that could not be stored.
             repo.ensure_open()?;

@@ -1,7 +1,7 @@
 //! `lifeboat dump`: write a stored dump to a writer, byte for byte as it was taken.
 
 use crate::error::failed;
-use crate::select::pick;
+use crate::select::{or_unreadable, pick};
 use lifeboat_core::layout::payload_root;
 use lifeboat_core::ports::{Repository, SnapshotRef};
 use lifeboat_core::Error;
@@ -31,7 +31,12 @@ pub fn dump(
 ) -> Result<(), Error> {
     let spec = format!("{app}/{source}");
     let snapshots = repo.list()?;
-    let chosen = pick(&snapshots, app, source, snapshot)?.clone();
+    let chosen = or_unreadable(
+        pick(&snapshots, app, source, snapshot).cloned(),
+        repo,
+        app,
+        source,
+    )?;
     let reader = repo.reader()?;
     let manifest = reader.manifest(&chosen.id)?;
     if what == DumpWhat::Manifest {

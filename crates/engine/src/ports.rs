@@ -1,7 +1,10 @@
 //! The engine's view of the world: the ports a use case works over, built once per
 //! command by the composition root (the cli's `wire.rs`) or a test.
 
-use lifeboat_core::ports::{Clock, Events, Hooks, NoEvents, SourceFactory, SystemClock};
+use lifeboat_core::ports::{
+    Clock, Events, Hooks, MemoryJournal, MemoryRunLocks, NoEvents, RestoreJournal, RunLocks,
+    SourceFactory, SystemClock,
+};
 use lifeboat_core::{CancelToken, Redactor};
 use std::sync::Arc;
 
@@ -18,6 +21,10 @@ pub struct Engine {
     pub timezone: jiff::tz::TimeZone,
     /// Masks the configuration's secrets in what tools printed, before it is reported.
     pub redactor: Arc<Redactor>,
+    /// Records each restore while it runs, so a crash's half-restored target is named.
+    pub journal: Arc<dyn RestoreJournal>,
+    /// One backup run of an app at a time.
+    pub run_locks: Arc<dyn RunLocks>,
 }
 
 impl Engine {
@@ -32,11 +39,23 @@ impl Engine {
             cancel: CancelToken::new(),
             timezone: jiff::tz::TimeZone::UTC,
             redactor: Arc::new(Redactor::default()),
+            journal: Arc::new(MemoryJournal::default()),
+            run_locks: Arc::new(MemoryRunLocks::default()),
         }
     }
 
     pub fn with_redactor(mut self, redactor: Redactor) -> Self {
         self.redactor = Arc::new(redactor);
+        self
+    }
+
+    pub fn with_journal(mut self, journal: Arc<dyn RestoreJournal>) -> Self {
+        self.journal = journal;
+        self
+    }
+
+    pub fn with_run_locks(mut self, run_locks: Arc<dyn RunLocks>) -> Self {
+        self.run_locks = run_locks;
         self
     }
 

@@ -2,10 +2,12 @@
 //! without `--force`, take a safety backup of the target first, then restore.
 
 use crate::error::failed;
-use crate::select::{pick_wanted, Wanted};
+use crate::select::{or_unreadable, pick_wanted, unreadable_of, Wanted};
 use crate::Engine;
 use lifeboat_core::layout::payload_root;
-use lifeboat_core::ports::{Purpose, Repository, RestoreTarget, SnapshotInfo, SnapshotRef};
+use lifeboat_core::ports::{
+    Purpose, Repository, RestoreTarget, SnapshotInfo, SnapshotRef, UnfinishedRestore,
+};
 use lifeboat_core::{AppSpec, Error, ErrorKind, RestoreOptions, SourceSpec};
 use serde::Serialize;
 
@@ -21,6 +23,9 @@ pub struct RestoreReport {
     pub safety_snapshot: Option<String>,
     pub steps: Vec<String>,
     pub done: bool,
+    /// A restore into this target that began earlier and never finished (a crash):
+    /// the target may be partial.
+    pub unfinished_restore: Option<UnfinishedRestore>,
 }
 
 /// One source's restore made ready: its backup chosen, its target opened and looked
@@ -47,7 +52,8 @@ impl Engine {
         let snapshots = repo.list()?;
         let kind = source.kind.name();
         let wanted = Wanted::of(opts);
-        let chosen = pick_wanted(&snapshots, &app.name, &source.name, kind, wanted)?.clone();
+        let picked = pick_wanted(&snapshots, &app.name, &source.name, kind, wanted).cloned();
+        let chosen = or_unreadable(picked, repo, &app.name, &source.name)?;
         let mut prepared = self.prepare_restore(repo, app, source, &chosen, opts)?;
         if opts.plan_only {
             return Ok(prepared.report);
@@ -77,6 +83,9 @@ impl Engine {
             .map_err(target_failed)?;
         let holds_data = target.holds_data().map_err(target_failed)?;
         let safety = holds_data && !opts.no_safety_backup;
+        let unfinished = self
+            .journal
+            .unfinished(&app.name, &source.name, &target.describe());
         let mut report = RestoreReport {
             app: app.name.clone(),
             source: source.name.clone(),
@@ -87,7 +96,17 @@ impl Engine {
             safety_snapshot: None,
             steps: plan(target.as_ref(), chosen.short_id(), holds_data, safety, opts),
             done: false,
+            unfinished_restore: None,
         };
+        if let Some(entry) = unfinished {
+            report
+                .steps
+                .insert(0, format!("warning: {}", entry.describe()));
+            report.unfinished_restore = Some(entry);
+        }
+        if let Some(newer) = newer_unreadable(repo, app, source, chosen) {
+            report.steps.insert(0, format!("warning: {newer}"));
+        }
         let root = payload_root(&app.name, &source.name);
         if target.plans_removals() && (opts.force || !holds_data) {
             let snap = SnapshotRef {
@@ -141,12 +160,38 @@ impl Engine {
             id: &prepared.report.snapshot,
             root: &prepared.root,
         };
+        self.journal_begin(&spec, &prepared.report)?;
         prepared
             .target
             .restore(reader.as_ref(), snap, opts, &self.cancel)
             .map_err(|e| self.restore_failed(&spec, &prepared.report, e))?;
         prepared.report.done = true;
+        let r = &prepared.report;
+        // The target is whole; a journal that cannot forget it only warns too often.
+        if let Err(e) = self.journal.finish(&r.app, &r.source, &r.target) {
+            tracing::warn!("{spec}: {e}");
+        }
         Ok(())
+    }
+
+    /// Records the restore about to change the target; failing that, nothing changes.
+    fn journal_begin(&self, spec: &str, r: &RestoreReport) -> Result<(), Error> {
+        let entry = UnfinishedRestore {
+            app: r.app.clone(),
+            source: r.source.clone(),
+            target: r.target.clone(),
+            snapshot: r.snapshot.clone(),
+            safety_snapshot: r.safety_snapshot.clone(),
+            started: self.clock.now().timestamp().to_string(),
+            pid: std::process::id(),
+        };
+        self.journal.begin(&entry).map_err(|e| {
+            Error::msg(
+                ErrorKind::Failed,
+                format!("cannot record the restore before it starts, nothing was changed: {e}"),
+            )
+            .context(spec)
+        })
     }
 
     /// Backs up the target as it is now; its id, or why nothing was changed.
@@ -246,4 +291,29 @@ fn plan(
     }
     steps.extend(target.plan(snapshot, opts));
     steps
+}
+
+/// When a backup of `app/source` newer than `chosen` was left out of the listing
+/// because its tree cannot be read, what the plan must say: the restore takes an
+/// older one.
+fn newer_unreadable(
+    repo: &mut dyn Repository,
+    app: &AppSpec,
+    source: &SourceSpec,
+    chosen: &SnapshotInfo,
+) -> Option<String> {
+    let newest = unreadable_of(repo, &app.name, &source.name)
+        .into_iter()
+        .filter(|s| s.timestamp > chosen.timestamp)
+        .max_by_key(|s| s.timestamp)?;
+    Some(format!(
+        "a newer backup of {}/{}, {} of {}, cannot be read (a lost index file or a damaged \
+         pack?): this restores the older {} of {}; `lifeboat check` names the damage",
+        app.name,
+        source.name,
+        newest.short_id(),
+        newest.display_time(),
+        chosen.short_id(),
+        chosen.display_time()
+    ))
 }

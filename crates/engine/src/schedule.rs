@@ -284,11 +284,27 @@ impl Plan {
                 continue;
             }
             if let Some(key) = self.waiting.remove(i) {
+                let retain = key.work == Work::Retain;
                 self.running.push(key.clone());
                 started.push(key);
+                if retain {
+                    started.extend(self.start_other_retentions());
+                    break;
+                }
             }
         }
         started
+    }
+
+    /// An exclusive job first waits for the running ones to drain: once the first
+    /// retention may start, every other waiting retention starts with it (the daemon
+    /// runs them as one job under one lock), instead of a drain for each app.
+    fn start_other_retentions(&mut self) -> Vec<JobKey> {
+        let (retentions, rest): (VecDeque<JobKey>, VecDeque<JobKey>) =
+            self.waiting.drain(..).partition(|k| k.work == Work::Retain);
+        self.waiting = rest;
+        self.running.extend(retentions.iter().cloned());
+        retentions.into()
     }
 
     /// A job finished. After a backup that stored something, an app with retention

@@ -2,8 +2,8 @@
 
 use crate::error::failed;
 use lifeboat_core::ports::repository::display_time;
-use lifeboat_core::ports::SnapshotInfo;
-use lifeboat_core::{Error, RestoreOptions};
+use lifeboat_core::ports::{Repository, SnapshotInfo};
+use lifeboat_core::{Error, ErrorKind, RestoreOptions};
 
 /// The backup of `app/source` named by `wanted` (`latest`, or an id prefix). `latest`
 /// never picks a safety backup; an explicit id may.
@@ -32,6 +32,46 @@ pub fn pick<'a>(
         "latest" => failed(&spec, "no backup found; run `lifeboat backup` first"),
         id => failed(&spec, format!("no backup with id {id}")),
     })
+}
+
+/// The backups of `app/source` the last listing left out because their tree cannot
+/// be read.
+pub fn unreadable_of(repo: &mut dyn Repository, app: &str, source: &str) -> Vec<SnapshotInfo> {
+    repo.unreadable()
+        .into_iter()
+        .filter(|s| s.app == app && s.source == source)
+        .collect()
+}
+
+/// `picked` (a choice among `app/source`'s listed backups) failed: when the listing
+/// left backups of it out because their tree cannot be read, the error says so
+/// instead of "no backup found".
+pub fn or_unreadable<T>(
+    picked: Result<T, Error>,
+    repo: &mut dyn Repository,
+    app: &str,
+    source: &str,
+) -> Result<T, Error> {
+    let err = match picked {
+        Ok(chosen) => return Ok(chosen),
+        Err(e) if e.kind() != ErrorKind::Failed => return Err(e),
+        Err(e) => e,
+    };
+    let hidden = unreadable_of(repo, app, source);
+    let Some(newest) = hidden.iter().max_by_key(|s| s.timestamp) else {
+        return Err(err);
+    };
+    Err(failed(
+        &format!("{app}/{source}"),
+        format!(
+            "no readable backup: {} backup(s) of it cannot be read, the newest {} of {} \
+             (a lost index file or a damaged pack?); `lifeboat check` names the damage and \
+             README, Reliability, how to repair it",
+            hidden.len(),
+            newest.short_id(),
+            newest.display_time()
+        ),
+    ))
 }
 
 /// Like [`pick`], but refuses a backup whose `kind=` tag differs from the configured

@@ -197,6 +197,7 @@ mod tests {
             timezone: "UTC".into(),
             daemon: DaemonSpec::default(),
             notify: Vec::new(),
+            copy_to: Vec::new(),
         }
     }
 

@@ -4,7 +4,7 @@
 //! the repository.
 
 use crate::error::failed;
-use crate::select::pick_of_kind;
+use crate::select::{or_unreadable, pick_of_kind};
 use crate::Engine;
 use lifeboat_core::layout::{self, payload_root, TAG_VERIFY};
 use lifeboat_core::manifest::MANIFEST_VERSION;
@@ -74,7 +74,8 @@ impl Engine {
         let spec = format!("{}/{}", app.name, source.name);
         let snapshots = repo.list()?;
         let kind = source.kind.name();
-        let chosen = pick_of_kind(&snapshots, &app.name, &source.name, kind, snapshot)?.clone();
+        let picked = pick_of_kind(&snapshots, &app.name, &source.name, kind, snapshot).cloned();
+        let chosen = or_unreadable(picked, repo, &app.name, &source.name)?;
         let adapter = self.sources.adapter(source).map_err(|e| e.context(&spec))?;
         let started = Instant::now();
         let mut report = VerifyReport {

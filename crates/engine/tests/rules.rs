@@ -218,6 +218,18 @@ fn restore_opts(force: bool) -> RestoreOptions {
     }
 }
 
+/// Restores the app's first source.
+fn restore_first(
+    k: &mut Kit,
+    app: &lifeboat_core::AppSpec,
+    opts: &RestoreOptions,
+    run_id: &str,
+    now: &jiff::Zoned,
+) -> Result<lifeboat_engine::RestoreReport, lifeboat_core::Error> {
+    k.engine
+        .restore_source(&mut k.repo, app, &app.sources[0], opts, run_id, now)
+}
+
 #[test]
 fn a_restore_over_data_is_refused_without_force_and_takes_a_safety_backup_with_it() {
     let mut k = kit(FakeSources::new().with("db", Behaviour::Good, b"version 1"));
@@ -225,30 +237,11 @@ fn a_restore_over_data_is_refused_without_force_and_takes_a_safety_backup_with_i
     backup(&mut k, &app);
     k.sources.set_data("db", b"version 2");
     let (run_id, now) = k.engine.new_run();
-    let refused = k
-        .engine
-        .restore_source(
-            &mut k.repo,
-            &app,
-            &app.sources[0],
-            &restore_opts(false),
-            &run_id,
-            &now,
-        )
-        .expect_err("refused");
+    let refused =
+        restore_first(&mut k, &app, &restore_opts(false), &run_id, &now).expect_err("refused");
     assert!(refused.to_string().contains("holds data"), "{refused}");
     assert_eq!(k.sources.data("db"), b"version 2", "nothing changed");
-    let report = k
-        .engine
-        .restore_source(
-            &mut k.repo,
-            &app,
-            &app.sources[0],
-            &restore_opts(true),
-            &run_id,
-            &now,
-        )
-        .expect("restored");
+    let report = restore_first(&mut k, &app, &restore_opts(true), &run_id, &now).expect("restored");
     assert!(report.done);
     assert_eq!(k.sources.data("db"), b"version 1");
     let safety = report.safety_snapshot.expect("safety backup");
@@ -270,16 +263,7 @@ fn a_restore_whose_safety_backup_fails_changes_nothing() {
     k.sources.set_data("db", b"version 2");
     k.sources.set_behaviour("db", Behaviour::ExitNonZero);
     let (run_id, now) = k.engine.new_run();
-    let err = k
-        .engine
-        .restore_source(
-            &mut k.repo,
-            &app,
-            &app.sources[0],
-            &restore_opts(true),
-            &run_id,
-            &now,
-        )
+    let err = restore_first(&mut k, &app, &restore_opts(true), &run_id, &now)
         .expect_err("no restore without its safety backup");
     assert!(
         err.to_string()
@@ -414,4 +398,53 @@ fn a_repository_problem_in_a_parallel_run_stops_it_after_the_after_backup_hooks(
         k.hooks.ran(),
         ["before_backup esp", "after_backup esp failed"]
     );
+}
+
+fn plan_opts() -> RestoreOptions {
+    RestoreOptions {
+        plan_only: true,
+        ..restore_opts(true)
+    }
+}
+
+#[test]
+fn backups_whose_tree_cannot_be_read_are_named_not_called_missing() {
+    let mut k = kit(FakeSources::new().with("db", Behaviour::Good, b"version 1"));
+    let app = app_spec("esp", &["db"]);
+    let clock = Arc::new(FakeClock::at("2026-11-20T01:00:00+00:00[UTC]"));
+    k.engine = k.engine.clone().with_clock(clock.clone());
+    backup(&mut k, &app);
+    clock.advance(jiff::SignedDuration::from_hours(24));
+    backup(&mut k, &app);
+    let ids: Vec<String> = k.repo.saved().iter().map(|s| s.info.id.clone()).collect();
+    let (run_id, now) = k.engine.new_run();
+
+    // The newer one unreadable: the plan says the restore takes the older one.
+    k.repo.unreadable = vec![ids[1].clone()];
+    let plan = restore_first(&mut k, &app, &plan_opts(), &run_id, &now).expect("plan");
+    assert_eq!(plan.snapshot, ids[0]);
+    let warning = &plan.steps[0];
+    assert!(
+        warning.starts_with("warning: a newer backup of esp/db")
+            && warning.contains(&ids[1][..8])
+            && warning.contains(&format!("restores the older {}", &ids[0][..8])),
+        "{warning}"
+    );
+
+    // Both unreadable: not "no backup found", but what is wrong, for restore and verify.
+    k.repo.unreadable = ids.clone();
+    let err =
+        restore_first(&mut k, &app, &plan_opts(), &run_id, &now).expect_err("nothing readable");
+    let text = err.to_string();
+    assert!(
+        text.contains("no readable backup: 2 backup(s) of it cannot be read")
+            && text.contains(&ids[1][..8])
+            && !text.contains("no backup found"),
+        "{text}"
+    );
+    let err = k
+        .engine
+        .verify_source(&mut k.repo, &app, &app.sources[0], "latest", &run_id, &now)
+        .expect_err("nothing readable");
+    assert!(err.to_string().contains("no readable backup"), "{err}");
 }

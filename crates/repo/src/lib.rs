@@ -3,6 +3,7 @@
 //! No `rustic_core` type appears in this crate's public API.
 
 mod check;
+mod copy;
 mod error;
 mod exclude;
 mod known;
@@ -15,21 +16,24 @@ mod prune;
 mod read;
 mod slot;
 mod snapshots;
+pub mod ssh_masters;
 mod stats;
 mod store;
 mod tally;
 mod tree_restore;
+mod unfinished;
 
 pub use check::CheckReport;
+pub use copy::CopySummary;
 
 pub use lifeboat_core::ports::Progress;
 
 pub use error::RepoError;
 pub use exclude::{check_exclude_patterns, ExcludeMatcher};
-pub use location::Location;
+pub use location::{Backend, Location};
 pub use lock::{lock_waits, FoundLock, LockKind, RepoLock};
 pub use lock_file::{LockInfo, Stale};
-pub use open::{Repo, RepoOptions};
+pub use open::{ChunkerParams, Repo, RepoOptions};
 pub use read::RepoReader;
 pub use slot::{RepoAccess, RepoSlot};
 pub use snapshots::{Listing, SnapshotInfo};

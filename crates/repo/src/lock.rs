@@ -128,7 +128,11 @@ impl LockStore {
     }
 
     /// The first live lock that conflicts with taking a `kind` lock, ours excepted.
-    fn conflict(&self, kind: LockKind, ours: Option<&Id>) -> Result<Option<FoundLock>, RepoError> {
+    pub(crate) fn conflict(
+        &self,
+        kind: LockKind,
+        ours: Option<&Id>,
+    ) -> Result<Option<FoundLock>, RepoError> {
         Ok(self
             .list()?
             .into_iter()

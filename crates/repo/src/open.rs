@@ -1,7 +1,7 @@
 //! Creating and opening a repository, with the failures an operator must tell apart:
 //! missing, wrong password, unreachable.
 
-use crate::error::engine;
+use crate::error::{engine, remote};
 use crate::lock::LockStore;
 use crate::{Location, RepoError};
 use lifeboat_core::Secret;
@@ -47,6 +47,8 @@ pub struct Repo {
     progress: Option<crate::Progress>,
     /// This repository's directory of local state (see [`RepoOptions::state_dir`]).
     pub(crate) state_dir: Option<PathBuf>,
+    /// The backups the last listing could not read (see `snapshots::complete`).
+    pub(crate) unreadable: Vec<lifeboat_core::ports::SnapshotInfo>,
 }
 
 fn backends(opts: &RepoOptions) -> Result<(RepositoryBackends, Location), RepoError> {
@@ -68,10 +70,56 @@ struct Handle {
     repo: Repository<()>,
     be: Arc<dyn WriteBackend>,
     local_dir: Option<PathBuf>,
+    location: Location,
+}
+
+/// Whether the backend lists no key file (a listing that fails says nothing).
+fn has_no_keys(be: &dyn WriteBackend) -> bool {
+    be.list(rustic_core::FileType::Key)
+        .is_ok_and(|keys| keys.is_empty())
+}
+
+/// Attempts, and the time each may take, to open a TCP connection to a remote store
+/// before rustic gets to it. rustic's backends retry a failed connection with
+/// backoff (opendal's retry layer 5 times, about 30 s, `retry` in
+/// [repository.options]; the REST backend alike) and set no connect timeout, so an
+/// address that drops packets would keep a command waiting for many minutes.
+const CONNECT_ATTEMPTS: u32 = 3;
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Fails within about `CONNECT_ATTEMPTS * CONNECT_TIMEOUT` per address when the
+/// store's server does not take TCP connections, naming it.
+fn reachable(location: &Location) -> Result<(), RepoError> {
+    use std::net::ToSocketAddrs;
+    let Some((host, port)) = &location.address else {
+        return Ok(());
+    };
+    let mut last = String::new();
+    for attempt in 0..CONNECT_ATTEMPTS {
+        if attempt > 0 {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        match (host.as_str(), *port).to_socket_addrs() {
+            Err(e) => last = format!("cannot resolve {host}: {e}"),
+            Ok(addrs) => {
+                for addr in addrs {
+                    match std::net::TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+                        Ok(_) => return Ok(()),
+                        Err(e) => last = format!("connecting to {addr}: {e}"),
+                    }
+                }
+            }
+        }
+    }
+    Err(RepoError::Unreachable {
+        server: location.server(),
+        reason: format!("{last} ({CONNECT_ATTEMPTS} attempts)"),
+    })
 }
 
 fn handle(opts: &RepoOptions) -> Result<Handle, RepoError> {
     let (backends, location) = backends(opts)?;
+    reachable(&location)?;
     let mut ropts = RepositoryOptions::default();
     match &opts.cache_dir {
         Some(dir) => ropts.cache_dir = Some(dir.clone()),
@@ -85,6 +133,7 @@ fn handle(opts: &RepoOptions) -> Result<Handle, RepoError> {
             .repository
             .strip_prefix("local:")
             .map(PathBuf::from),
+        location,
     })
 }
 
@@ -112,6 +161,7 @@ impl Handle {
             cancel: lifeboat_core::CancelToken::default(),
             progress: None,
             state_dir,
+            unreadable: Vec::new(),
         }
     }
 }
@@ -133,20 +183,58 @@ fn config_options() -> ConfigOptions {
     opts
 }
 
+/// How a repository cuts data into chunks (its chunker polynomial and chunk sizes),
+/// which a `[[copy_to]]` takes at `init`, as restic's `--copy-chunker-params` does: a
+/// backup made straight into the copy (the primary lost) then dedups against what was
+/// copied there. Held as the settings a copy is created with.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkerParams(ConfigOptions);
+
 impl Repo {
+    /// This repository's chunker parameters.
+    pub fn chunker_params(&self) -> Result<ChunkerParams, RepoError> {
+        let config = self.open_repo()?.config();
+        let size = |s: Option<usize>| s.map(|s| bytesize::ByteSize::b(s as u64));
+        let mut opts = config_options();
+        opts.set_chunker_polynomial = Some(config.poly().map_err(engine)?);
+        opts.set_chunker = config.chunker;
+        opts.set_chunk_size = size(config.chunk_size);
+        opts.set_chunk_min_size = size(config.chunk_min_size);
+        opts.set_chunk_max_size = size(config.chunk_max_size);
+        Ok(ChunkerParams(opts))
+    }
+
     /// Creates a new repository. Fails if one exists already.
     pub fn init(opts: &RepoOptions) -> Result<Repo, RepoError> {
+        Self::init_with(opts, &config_options())
+    }
+
+    /// Creates a new repository that cuts chunks as the one `params` came from.
+    pub fn init_with_chunker(
+        opts: &RepoOptions,
+        params: &ChunkerParams,
+    ) -> Result<Repo, RepoError> {
+        Self::init_with(opts, &params.0)
+    }
+
+    fn init_with(opts: &RepoOptions, config: &ConfigOptions) -> Result<Repo, RepoError> {
         let handle = handle(opts)?;
         let repo = handle.repo.clone();
-        if repo.config_id().map_err(engine)?.is_some() {
+        let remote = |e| remote(&handle.location, e);
+        if repo.config_id().map_err(remote)?.is_some() {
             return Err(RepoError::AlreadyExists {
                 url: opts.url.clone(),
             });
         }
+        // Some stores (s3s-fs, MinIO in some modes) make a missing bucket on the first
+        // write: a typo in the bucket name must not become a new bucket.
+        if let Some(e) = why_missing(&handle) {
+            return Err(e);
+        }
         let creds = Credentials::password(opts.password.expose());
         let inner = repo
-            .init(&creds, &KeyOptions::default(), &config_options())
-            .map_err(engine)?;
+            .init(&creds, &KeyOptions::default(), config)
+            .map_err(remote)?;
         Ok(handle.into_repo(inner, opts))
     }
 
@@ -156,20 +244,24 @@ impl Repo {
         let repo = handle.repo.clone();
         let exists = repo
             .config_id()
-            .map_err(|e| unreachable_or_engine(&opts.url, e))?;
+            .map_err(|e| unreachable_or_engine(&handle.location, &opts.url, e))?;
         if exists.is_none() {
-            return Err(RepoError::NotFound {
+            return Err(why_missing(&handle).unwrap_or_else(|| RepoError::NotFound {
                 url: opts.url.clone(),
-            });
+            }));
         }
         let creds = Credentials::password(opts.password.expose());
         let inner = repo.open(&creds).map_err(|e| {
-            if e.is_incorrect_password() {
+            if e.is_incorrect_password() && has_no_keys(handle.be.as_ref()) {
+                RepoError::NoKeys {
+                    url: opts.url.clone(),
+                }
+            } else if e.is_incorrect_password() {
                 RepoError::WrongPassword {
                     url: opts.url.clone(),
                 }
             } else {
-                engine(e)
+                remote(&handle.location, e)
             }
         })?;
         Ok(handle.into_repo(inner, opts))
@@ -212,6 +304,9 @@ impl Repo {
             _ => {
                 // Our own shared lock would conflict with the exclusive one we ask for.
                 self.held = None;
+                if kind == crate::LockKind::Shared {
+                    self.index_unfinished_stores();
+                }
                 self.held = Some((kind, self.lock(kind, self.lock_wait)?));
                 Ok(())
             }
@@ -231,6 +326,7 @@ impl Repo {
             cancel: self.cancel.clone(),
             progress: None,
             state_dir: self.state_dir.clone(),
+            unreadable: Vec::new(),
         })
     }
 
@@ -251,6 +347,21 @@ impl Repo {
         result
     }
 
+    /// [`Repo::with_index`] for a step that uploads packs (a store, a copy into this
+    /// repository): a marker records it until it has saved its index, so the packs of
+    /// one that crashes or fails are indexed later (`unfinished`).
+    pub(crate) fn adding<R>(
+        &mut self,
+        f: impl FnOnce(&Repository<IndexedIdsStatus>) -> Result<R, RepoError>,
+    ) -> Result<R, RepoError> {
+        let marker = crate::unfinished::StoreMarker::begin(self.state_dir.as_deref(), &self.url);
+        let result = self.with_index(f);
+        if let (Ok(_), Some(marker)) = (&result, marker) {
+            marker.finished();
+        }
+        result
+    }
+
     /// Loads the full index (needed to read data), taking the handle.
     pub(crate) fn take_full(&mut self) -> Result<Repository<IndexedFullStatus>, RepoError> {
         let open = self.inner.take().ok_or_else(lost)?;
@@ -266,9 +377,48 @@ pub(crate) fn lost() -> RepoError {
     RepoError::Engine("the repository handle was lost after an earlier error".into())
 }
 
-fn unreachable_or_engine(url: &str, e: Box<rustic_core::RusticError>) -> RepoError {
-    RepoError::Engine(format!(
-        "cannot read the repository at {url}: {}",
-        engine(e)
-    ))
+fn unreachable_or_engine(
+    location: &Location,
+    url: &str,
+    e: Box<rustic_core::RusticError>,
+) -> RepoError {
+    match remote(location, e) {
+        RepoError::Engine(why) => {
+            RepoError::Engine(format!("cannot read the repository at {url}: {why}"))
+        }
+        other => other,
+    }
+}
+
+/// When a remote repository's `config` is not found, whether the store itself is the
+/// problem: an S3 HEAD of an object in a missing bucket comes back as a bare 404 (no
+/// body to tell), and the REST backend takes any non-2xx answer to its HEAD (401
+/// included) for "no config". A listing says which.
+fn why_missing(handle: &Handle) -> Option<RepoError> {
+    use rustic_core::{FileType, ReadBackend};
+    let probe = match handle.location.backend {
+        crate::location::Backend::S3 => return s3_bucket_problem(&handle.location),
+        crate::location::Backend::Rest => handle.be.list(FileType::Snapshot).err()?,
+        _ => return None,
+    };
+    match remote(&handle.location, probe) {
+        e @ (RepoError::BucketMissing { .. }
+        | RepoError::AccessDenied { .. }
+        | RepoError::Unreachable { .. }) => Some(e),
+        _ => None,
+    }
+}
+
+/// Lists the S3 prefix once (one request) with an operator of our own: rustic's
+/// backend drops listing errors (it logs them and lists nothing), and a listing is
+/// what answers NoSuchBucket on every S3 server (s3s-fs answers a GET in a missing
+/// bucket with NoSuchKey).
+fn s3_bucket_problem(location: &Location) -> Option<RepoError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let op = opendal::Operator::via_iter("s3", location.options.clone()).ok()?;
+    let err = runtime.block_on(op.list("/")).err()?;
+    crate::error::opendal_error(location, &location.server(), &err)
 }

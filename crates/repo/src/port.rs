@@ -101,6 +101,10 @@ macro_rules! repository_port {
             fn prune(&mut self, dry_run: bool) -> Result<PruneSummary, Error> {
                 Ok(RepoAccess::repo(self)?.prune(dry_run)?)
             }
+
+            fn unreadable(&mut self) -> Vec<SnapshotInfo> {
+                RepoAccess::repo(self).map_or_else(|_| Vec::new(), |r| r.unreadable.clone())
+            }
         }
     };
 }

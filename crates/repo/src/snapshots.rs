@@ -13,7 +13,7 @@ use std::path::Path;
 
 pub use lifeboat_core::ports::{Listing, SnapshotInfo};
 
-fn info_of(snap: &SnapshotFile) -> SnapshotInfo {
+pub(crate) fn info_of(snap: &SnapshotFile) -> SnapshotInfo {
     let tags: Vec<String> = snap.tags.iter().cloned().collect();
     let tag = |k: &str| tag_value(&tags, k).unwrap_or_default().to_string();
     SnapshotInfo {
@@ -96,12 +96,7 @@ impl Repo {
     /// [`Repo::list`] and every verification record (oldest first), from one reading
     /// of the snapshot files.
     pub fn listing(&mut self) -> Result<Listing, RepoError> {
-        let all = self
-            .open_repo()?
-            .get_matching_snapshots(|s| {
-                s.tags.contains(TAG_LIFEBOAT) || s.tags.contains(TAG_VERIFY)
-            })
-            .map_err(engine)?;
+        let all = self.lifeboat_snapshots()?;
         let (mut records, snaps): (Vec<_>, Vec<_>) =
             all.into_iter().partition(|s| s.tags.contains(TAG_VERIFY));
         records.sort();
@@ -125,10 +120,20 @@ impl Repo {
         })
     }
 
+    /// Every lifeboat snapshot: backups (complete or not) and verification records.
+    pub(crate) fn lifeboat_snapshots(&self) -> Result<Vec<SnapshotFile>, RepoError> {
+        let repo = self.open_repo()?;
+        repo.get_matching_snapshots(is_ours)
+            .or_else(|e| readable_snapshots(repo, e))
+    }
+
     /// The snapshots of `snaps` that hold their manifest. What the local record
     /// settled is taken from it; only the others are checked (their trees read, with
     /// the index loaded), and the record is brought up to date.
-    fn complete(&mut self, snaps: Vec<SnapshotFile>) -> Result<Vec<SnapshotFile>, RepoError> {
+    pub(crate) fn complete(
+        &mut self,
+        snaps: Vec<SnapshotFile>,
+    ) -> Result<Vec<SnapshotFile>, RepoError> {
         let known = self.state_dir.as_deref().map(KnownSnapshots::load);
         let mut found = Vec::with_capacity(snaps.len());
         let mut unsettled = Vec::new();
@@ -152,6 +157,7 @@ impl Repo {
             );
         }
         let mut complete = Vec::with_capacity(found.len());
+        self.unreadable.clear();
         for (snap, checked) in found {
             match checked {
                 Some(Checked::Complete) => complete.push(snap),
@@ -159,7 +165,15 @@ impl Repo {
                     tracing::warn!(snapshot = %snap.id, "snapshot has no manifest: ignored");
                 }
                 None => {
-                    tracing::warn!(snapshot = %snap.id, "snapshot's tree unreadable, no manifest found: ignored");
+                    // Not an interrupted backup (that has a tree without manifest): the
+                    // index or a pack is damaged, and the backup may well be repairable.
+                    let info = info_of(&snap);
+                    tracing::warn!(
+                        snapshot = %snap.id,
+                        source = %format!("{}/{}", info.app, info.source),
+                        "the tree of this backup cannot be read (a lost index file or a damaged pack?): not listed; `lifeboat check` names the damage and README, Reliability, how to repair it"
+                    );
+                    self.unreadable.push(info);
                 }
             }
         }
@@ -177,4 +191,39 @@ impl Repo {
             .collect::<Result<_, _>>()?;
         self.open_repo()?.delete_snapshots(&ids).map_err(engine)
     }
+}
+
+fn is_ours(s: &SnapshotFile) -> bool {
+    s.tags.contains(TAG_LIFEBOAT) || s.tags.contains(TAG_VERIFY)
+}
+
+/// Reading all snapshot files at once failed (`first`): reads them one by one and
+/// skips, with a warning naming it, each that cannot be read (truncated, bit rot), so
+/// one damaged file does not make every backup unreachable. When none can be read,
+/// the repository itself is the problem: `first` is the error.
+fn readable_snapshots(
+    repo: &rustic_core::Repository<rustic_core::OpenStatus>,
+    first: Box<rustic_core::RusticError>,
+) -> Result<Vec<SnapshotFile>, RepoError> {
+    let ids: Vec<rustic_core::repofile::SnapshotId> = repo.list().map_err(engine)?.collect();
+    let mut read = Vec::new();
+    let mut damaged = 0;
+    for id in &ids {
+        let hex = id.to_string();
+        match repo.get_snapshots(&[hex.as_str()]) {
+            Ok(snaps) => read.extend(snaps.into_iter().filter(is_ours)),
+            Err(e) => {
+                damaged += 1;
+                tracing::warn!(
+                    "snapshot {} cannot be read, skipped (`lifeboat check` names the damage; README, Reliability, says how to repair): {}",
+                    &hex[..8.min(hex.len())],
+                    e.display_log()
+                );
+            }
+        }
+    }
+    if damaged == ids.len() {
+        return Err(engine(first));
+    }
+    Ok(read)
 }

@@ -365,7 +365,7 @@ impl Repo {
         R::Iter: Send,
     {
         let snap = snapshot_file(meta)?;
-        let saved = self.with_index(|repo| {
+        let saved = self.adding(|repo| {
             repo.archive(opts, source, snap, &[PathBuf::from(&meta.root)])
                 .map_err(engine)
         })?;

@@ -9,38 +9,12 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod support;
+
 use lifeboat_core::layout::{tags, TAG_VERIFY};
-use lifeboat_core::Secret;
-use lifeboat_repo::{Repo, RepoOptions, SnapshotMeta, StreamEntry};
-use rustic_core::{Credentials, Repository, RepositoryOptions};
+use lifeboat_repo::{Repo, SnapshotMeta, StreamEntry};
 use std::path::{Path, PathBuf};
-
-const PASSWORD: &str = "manifests";
-
-fn options(repo: &Path, state: Option<PathBuf>) -> RepoOptions {
-    RepoOptions {
-        url: repo.display().to_string(),
-        password: Secret::new(PASSWORD.to_string()),
-        options: Default::default(),
-        cache_dir: None,
-        state_dir: state,
-        lock_wait: std::time::Duration::from_secs(5),
-    }
-}
-
-/// The repository through rustic_core, as restic or a crashed lifeboat leaves it.
-fn rustic(repo: &Path) -> Repository<rustic_core::OpenStatus> {
-    let backends = rustic_backend::BackendOptions::default()
-        .repository(repo.to_str().unwrap())
-        .to_backends()
-        .unwrap();
-    let mut opts = RepositoryOptions::default();
-    opts.no_cache = true;
-    Repository::new(&opts, &backends)
-        .unwrap()
-        .open(&Credentials::password(PASSWORD))
-        .unwrap()
-}
+use support::{options, rustic};
 
 /// Stores a backup (or, by its tags, a verification record) with its manifest and
 /// returns its short id.

@@ -25,6 +25,34 @@ const STDERR_TAIL: usize = 4096;
 /// (SIGKILL for a child).
 static RUNNING: Mutex<Vec<(u32, Signal)>> = Mutex::new(Vec::new());
 
+/// The secrets of the configuration: an environment variable of lifeboat's that holds
+/// one (a password's `*_env`) is not passed on to any child, which gets what it needs
+/// another way (a password file, the protocol) or not at all.
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Keeps every environment variable whose value is one of `secrets` from the children
+/// started from now on.
+pub fn keep_from_children(secrets: Vec<String>) {
+    let mut kept = SECRETS.lock().unwrap_or_else(PoisonError::into_inner);
+    *kept = secrets.into_iter().filter(|s| !s.is_empty()).collect();
+}
+
+/// Removes from `cmd`'s environment the variables of ours that hold a secret.
+fn hide_secrets(cmd: &mut Command) {
+    let secrets = SECRETS.lock().unwrap_or_else(PoisonError::into_inner);
+    if secrets.is_empty() {
+        return;
+    }
+    for (name, value) in std::env::vars_os() {
+        if secrets
+            .iter()
+            .any(|s| value.as_encoded_bytes() == s.as_bytes())
+        {
+            cmd.env_remove(name);
+        }
+    }
+}
+
 fn running() -> MutexGuard<'static, Vec<(u32, Signal)>> {
     RUNNING.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -135,6 +163,7 @@ impl Running {
             Pipes::Log(file) => (Stdio::null(), Stdio::from(file)),
         };
         cmd.stdin(stdin).stdout(stdout).stderr(Stdio::piped());
+        hide_secrets(cmd);
         // Its own group: a terminal's Ctrl-C reaches lifeboat only, which decides.
         std::os::unix::process::CommandExt::process_group(cmd, 0);
         let mut child = cmd.spawn().map_err(|e| match e.kind() {

@@ -34,6 +34,9 @@ pub struct MemRepository {
     progress: Option<Progress>,
     /// The locks taken, in order.
     pub locks: Vec<LockKind>,
+    /// Ids of backups whose tree "cannot be read" (a lost index): listings leave
+    /// them out, and `unreadable` names them.
+    pub unreadable: Vec<String>,
 }
 
 impl MemRepository {
@@ -123,9 +126,9 @@ impl Repository for MemRepository {
             mine.next_back()
                 .map(|s| tag_value(&s.info.tags, "result") == Some("pass"))
         };
-        let backups = saved
-            .iter()
-            .filter(|s| !s.info.tags.iter().any(|t| t == TAG_VERIFY));
+        let backups = saved.iter().filter(|s| {
+            !s.info.tags.iter().any(|t| t == TAG_VERIFY) && !self.unreadable.contains(&s.info.id)
+        });
         Ok(backups
             .map(|s| SnapshotInfo {
                 verified: verdict(&s.info.id),
@@ -196,6 +199,7 @@ impl Repository for MemRepository {
             fail_open: self.fail_open,
             progress: None,
             locks: Vec::new(),
+            unreadable: self.unreadable.clone(),
         }))
     }
 
@@ -218,6 +222,14 @@ impl Repository for MemRepository {
             dry_run,
             ..PruneSummary::default()
         })
+    }
+
+    fn unreadable(&mut self) -> Vec<SnapshotInfo> {
+        self.shelf()
+            .iter()
+            .filter(|s| self.unreadable.contains(&s.info.id))
+            .map(|s| s.info.clone())
+            .collect()
     }
 }
 

@@ -47,24 +47,89 @@ pub fn run(ctx: &Ctx, args: BackupArgs) -> anyhow::Result<ExitCode> {
             return Err(e.into());
         }
     };
+    // Copies before retention, so that nothing is forgotten here before it is offsite.
+    let copies = if report.cancelled {
+        Vec::new()
+    } else {
+        copy_stored(&engine, &mut repo, &loaded.config, &report)
+    };
     if !report.cancelled {
         retain(&engine, &mut repo, &loaded.config, &mut report);
     }
     notifier.backup_finished(&notice, &report);
+    notifier.copies_failed(&apps_of(&report), Some(&report.run_id), &copies);
     if ctx.json {
-        crate::output::json(&report)?;
+        crate::output::json(&BackupOutput {
+            report: &report,
+            copies: &copies,
+        })?;
     } else {
         print_report(&report, ctx.quiet);
+        super::copy::print_outcomes(&copies, ctx.quiet);
     }
     notifier.flush_before_exit();
     Ok(if report.cancelled {
         eprintln!("interrupted: nothing partial was saved; after_backup hooks ran");
         ExitCode::from(crate::exit::INTERRUPTED)
-    } else if report.ok() {
+    } else if report.ok() && copies.iter().all(|c| c.ok) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(crate::exit::FAILED)
     })
+}
+
+/// `--json`: the run's report with its copies.
+#[derive(serde::Serialize)]
+struct BackupOutput<'r> {
+    #[serde(flatten)]
+    report: &'r lifeboat_engine::BackupReport,
+    copies: &'r [super::copy::CopyOutcome],
+}
+
+/// The apps of the run, once each.
+pub fn apps_of(report: &lifeboat_engine::BackupReport) -> Vec<String> {
+    super::copy::once_each(report.sources.iter().map(|s| s.app.as_str()))
+}
+
+/// The sources of the run that stored a backup, copied to every `[[copy_to]]`
+/// (with whatever of theirs an earlier copy missed).
+pub fn copy_stored(
+    engine: &lifeboat_engine::Engine,
+    repo: &mut lifeboat_repo::RepoSlot,
+    config: &lifeboat_core::Config,
+    report: &lifeboat_engine::BackupReport,
+) -> Vec<super::copy::CopyOutcome> {
+    let stored = stored_sources(config, report);
+    if config.copy_to.is_empty() || stored.is_empty() {
+        return Vec::new();
+    }
+    let targets: Vec<&lifeboat_core::CopySpec> = config.copy_to.iter().collect();
+    match lifeboat_repo::RepoAccess::repo(repo) {
+        Ok(repo) => super::copy::copy_all(engine, &engine.cancel, repo, &targets, &stored),
+        Err(e) => {
+            let error = format!("copies: the repository is not open: {e}");
+            targets
+                .iter()
+                .map(|c| super::copy::failed(c, error.clone()))
+                .collect()
+        }
+    }
+}
+
+/// The app and source of each backup the run stored.
+fn stored_sources<'c>(
+    config: &'c lifeboat_core::Config,
+    report: &lifeboat_engine::BackupReport,
+) -> Vec<(&'c AppSpec, &'c SourceSpec)> {
+    report
+        .sources
+        .iter()
+        .filter(|s| s.ok)
+        .filter_map(|s| {
+            let app = config.app(&s.app)?;
+            Some((app, app.source(&s.source)?))
+        })
+        .collect()
 }
 
 /// Retention after the run, for the sources stored that have a policy: under an
@@ -77,15 +142,9 @@ fn retain(
     report: &mut lifeboat_engine::BackupReport,
 ) {
     use lifeboat_core::ports::Repository;
-    let stored: Vec<(&AppSpec, &SourceSpec)> = report
-        .sources
-        .iter()
-        .filter(|s| s.ok)
-        .filter_map(|s| {
-            let app = config.app(&s.app)?;
-            let source = app.source(&s.source)?;
-            source.retention.is_some().then_some((app, source))
-        })
+    let stored: Vec<(&AppSpec, &SourceSpec)> = stored_sources(config, report)
+        .into_iter()
+        .filter(|(_, source)| source.retention.is_some())
         .collect();
     if stored.is_empty() {
         return;

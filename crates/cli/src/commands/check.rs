@@ -8,10 +8,13 @@ pub struct CheckArgs {
     /// Also read and verify every pack's content (slow: reads the whole repository)
     #[arg(long)]
     read_data: bool,
+    /// Use the [[copy_to]] repository called NAME instead of [repository]
+    #[arg(long, value_name = "NAME")]
+    from: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let loaded = super::load_config(ctx)?;
+    let loaded = super::load_config_from(ctx, args.from.as_deref())?;
     let repo = super::open_locked(ctx, &loaded.config, lifeboat_repo::LockKind::Exclusive)?;
     let report = repo.check(args.read_data)?;
     if ctx.json {

@@ -13,6 +13,9 @@ pub struct ListArgs {
     /// Group backups by run (backup set)
     #[arg(long)]
     runs: bool,
+    /// Read the [[copy_to]] repository called NAME instead of [repository] (the primary is lost)
+    #[arg(long, value_name = "NAME")]
+    from: Option<String>,
 }
 
 fn matches(info: &SnapshotInfo, selectors: &[Selector]) -> bool {
@@ -23,7 +26,7 @@ fn matches(info: &SnapshotInfo, selectors: &[Selector]) -> bool {
 }
 
 pub fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<ExitCode> {
-    let loaded = super::load_config(ctx)?;
+    let loaded = super::load_config_from(ctx, args.from.as_deref())?;
     let selectors = args
         .specs
         .iter()

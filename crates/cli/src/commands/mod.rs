@@ -5,6 +5,7 @@ pub mod backup;
 pub mod check;
 pub mod completions;
 pub mod config;
+pub mod copy;
 pub mod daemon;
 pub mod dump;
 pub mod init;
@@ -38,8 +39,34 @@ pub fn load_config(ctx: &Ctx) -> anyhow::Result<Loaded> {
     Ok(loaded)
 }
 
-/// `$XDG_CACHE_HOME/lifeboat`, else `~/.cache/lifeboat`.
+/// [`load_config`], reading the `[[copy_to]]` called `from` as the repository when
+/// given: everything the command does, safety backups of a restore included, happens
+/// there (the primary is lost or unreachable).
+pub fn load_config_from(ctx: &Ctx, from: Option<&str>) -> anyhow::Result<Loaded> {
+    let mut loaded = load_config(ctx)?;
+    if let Some(name) = from {
+        let copy = copy::targets(&loaded.config, Some(name))?;
+        loaded.config.repository = copy[0].repository.clone();
+    }
+    Ok(loaded)
+}
+
+/// `--cache-dir`, set once by `main` before any command runs. A process-wide value
+/// rather than a parameter because every way of opening a repository (the primary,
+/// `--from`, each `[[copy_to]]`) goes through [`options_for`], and all of them must
+/// agree on it.
+static CACHE_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Makes `dir` the cache of every repository this process opens (`--cache-dir`).
+pub fn set_cache_dir(dir: PathBuf) {
+    let _ = CACHE_DIR.set(dir);
+}
+
+/// `--cache-dir`, else `$XDG_CACHE_HOME/lifeboat`, else `~/.cache/lifeboat`.
 fn lifeboat_cache() -> Option<PathBuf> {
+    if let Some(dir) = CACHE_DIR.get() {
+        return Some(dir.clone());
+    }
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
@@ -47,7 +74,8 @@ fn lifeboat_cache() -> Option<PathBuf> {
 }
 
 fn cache_dir(url: &str) -> Option<PathBuf> {
-    // A local repository needs no cache; remote ones get rustic's cache under ours.
+    // A local repository needs no cache; remote ones (s3://, sftp://, ftp://,
+    // rest:http://) get rustic's cache under ours, in a dir per repository id.
     if !url.contains("://") {
         return None;
     }
@@ -55,7 +83,11 @@ fn cache_dir(url: &str) -> Option<PathBuf> {
 }
 
 pub fn repo_options(config: &Config) -> RepoOptions {
-    let r = &config.repository;
+    spec_options(&config.repository)
+}
+
+/// How to open a configured repository (`[repository]` or a `[[copy_to]]`).
+pub fn spec_options(r: &lifeboat_core::RepositorySpec) -> RepoOptions {
     let options = r
         .options
         .iter()

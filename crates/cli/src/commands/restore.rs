@@ -7,7 +7,7 @@ use lifeboat_core::{AppSpec, Config, Selector};
 use lifeboat_engine::{AppRestoreOptions, RestoreOptions, RestoreReport};
 use std::process::ExitCode;
 
-mod at;
+pub(crate) mod at;
 mod print;
 
 #[derive(Debug, clap::Args)]
@@ -56,10 +56,13 @@ pub struct RestoreArgs {
     /// Print what would happen and change nothing
     #[arg(long)]
     plan: bool,
+    /// Read the [[copy_to]] repository called NAME instead of [repository] (the primary is lost)
+    #[arg(long, value_name = "NAME")]
+    from: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<ExitCode> {
-    let loaded = super::load_config(ctx)?;
+    let loaded = super::load_config_from(ctx, args.from.as_deref())?;
     let config = &loaded.config;
     let selector = Selector::parse(&args.spec)?;
     let base = base_options(config, &args)?;

@@ -1,4 +1,4 @@
-//! `lifeboat unlock [--remove-all]`: remove stale repository locks (restic's lock
+//! `lifeboat unlock [--remove-all] [--from COPY]`: remove stale repository locks (restic's lock
 //! files, so locks left by a crashed restic count too).
 
 use crate::Ctx;
@@ -10,10 +10,13 @@ pub struct UnlockArgs {
     /// Remove every lock, also those of running processes (only when you know none runs)
     #[arg(long)]
     remove_all: bool,
+    /// Use the [[copy_to]] repository called NAME instead of [repository]
+    #[arg(long, value_name = "NAME")]
+    from: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: UnlockArgs) -> anyhow::Result<ExitCode> {
-    let loaded = super::load_config(ctx)?;
+    let loaded = super::load_config_from(ctx, args.from.as_deref())?;
     let repo = super::open_repo(&loaded.config)?;
     let removed = repo.unlock(args.remove_all)?;
     let kept: Vec<FoundLock> = if args.remove_all {

@@ -13,10 +13,13 @@ pub struct VerifyArgs {
     /// Snapshot id (prefix) or `latest`
     #[arg(long, default_value = "latest")]
     snapshot: String,
+    /// Read the [[copy_to]] repository called NAME instead of [repository] (the primary is lost)
+    #[arg(long, value_name = "NAME")]
+    from: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let loaded = super::load_config(ctx)?;
+    let loaded = super::load_config_from(ctx, args.from.as_deref())?;
     let selected = super::selected(&loaded.config, &args.specs)?;
     let notifier = crate::notify::Notifier::new(&loaded.config);
     let mut apps: Vec<&str> = Vec::new();

@@ -36,15 +36,20 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
             path.display()
         )])
     })?;
+    parse(path, &text)
+}
+
+/// Validates `text`, read from `path` (which messages name).
+pub(crate) fn parse(path: &Path, text: &str) -> Result<Loaded, ConfigError> {
     let doc = Positions {
         file: path.display().to_string(),
-        text: &text,
+        text,
     };
     let raw: raw::RawConfig =
-        toml::from_str(&text).map_err(|e| ConfigError(vec![doc.toml_error(&e)]))?;
+        toml::from_str(text).map_err(|e| ConfigError(vec![doc.toml_error(&e)]))?;
     let (mut config, warnings) = validate::validate(raw, &doc).map_err(ConfigError)?;
     let secrets = lifeboat_core::Redactor::new(crate::notify::summary::secrets_of(&config));
-    for (name, stored) in stored::app_documents(&text, &absolute(path), &secrets) {
+    for (name, stored) in stored::app_documents(text, &absolute(path), &secrets) {
         if let Some(app) = config.apps.iter_mut().find(|a| a.name == name) {
             app.stored_config = Some(stored);
         }
@@ -105,6 +110,8 @@ impl Positions<'_> {
     }
 }
 
+#[cfg(test)]
+mod fuzz_tests;
 #[cfg(test)]
 mod notify_tests;
 #[cfg(test)]

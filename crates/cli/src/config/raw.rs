@@ -66,11 +66,16 @@ pub struct RawRepository {
     pub password_file: Option<S<String>>,
     #[serde(default)]
     pub options: BTreeMap<String, S<String>>,
+    /// Backend options whose values come from environment variables (option name ->
+    /// variable name): how credentials reach a backend.
+    #[serde(default)]
+    pub options_env: BTreeMap<String, S<String>>,
+    /// Backend options whose values are read from files (option name -> path).
+    #[serde(default)]
+    pub options_file: BTreeMap<String, S<String>>,
     pub lock_wait: Option<S<String>>,
 }
 
-// Parsed so that its keys validate; acted on by later versions.
-#[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCopyTo {
@@ -80,7 +85,44 @@ pub struct RawCopyTo {
     pub password_file: Option<S<String>>,
     #[serde(default)]
     pub options: BTreeMap<String, S<String>>,
+    #[serde(default)]
+    pub options_env: BTreeMap<String, S<String>>,
+    #[serde(default)]
+    pub options_file: BTreeMap<String, S<String>>,
+    pub lock_wait: Option<S<String>>,
+    pub retention: Option<S<RawRetention>>,
 }
+
+/// The keys `[repository]` and `[[copy_to]]` share: how to reach a repository.
+pub struct RawRepoFields<'r> {
+    pub url: &'r S<String>,
+    pub password_env: &'r Option<S<String>>,
+    pub password_file: &'r Option<S<String>>,
+    pub options: &'r BTreeMap<String, S<String>>,
+    pub options_env: &'r BTreeMap<String, S<String>>,
+    pub options_file: &'r BTreeMap<String, S<String>>,
+    pub lock_wait: &'r Option<S<String>>,
+}
+
+macro_rules! repo_fields_of {
+    ($t:ty) => {
+        impl $t {
+            pub fn fields(&self) -> RawRepoFields<'_> {
+                RawRepoFields {
+                    url: &self.url,
+                    password_env: &self.password_env,
+                    password_file: &self.password_file,
+                    options: &self.options,
+                    options_env: &self.options_env,
+                    options_file: &self.options_file,
+                    lock_wait: &self.lock_wait,
+                }
+            }
+        }
+    };
+}
+repo_fields_of!(RawRepository);
+repo_fields_of!(RawCopyTo);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

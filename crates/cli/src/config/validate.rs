@@ -1,13 +1,14 @@
 //! Raw configuration → domain model, collecting every error with its position: the
-//! repository, the unsupported top-level tables, apps and their source lists. The
+//! repository and its copies, apps and their source lists. The
 //! settings of each source kind are checked in `sources`, `[[notify]]` in `notify`.
 
+mod copy;
 mod notify;
 mod retention;
 mod schedule;
 mod sources;
 
-use super::raw::{RawApp, RawConfig, RawRepository, RawSource};
+use super::raw::{RawApp, RawConfig, RawRepoFields, RawSource};
 use super::Positions;
 use lifeboat_core::layout::is_valid_name;
 use lifeboat_core::{AppSpec, Config, RepositorySpec, Retention, Schedules, Secret, SourceSpec};
@@ -37,14 +38,12 @@ pub(super) fn validate(
         errors: Vec::new(),
         warnings: Vec::new(),
     };
-    let repository = v.repository(&raw.repository);
-    for copy in &raw.copy_to {
-        v.unsupported(
-            copy.span(),
-            "copy_to",
-            "offsite copies are not supported by this version yet",
-        );
-    }
+    let repository = v.repository(
+        raw.repository.get_ref().fields(),
+        raw.repository.span(),
+        "repository",
+    );
+    let copy_to = v.copies(&raw.copy_to);
     let defaults = raw.defaults.as_ref().map(|d| d.get_ref());
     let timezone = v.timezone(defaults.and_then(|d| d.timezone.as_ref()));
     let default_retention = defaults
@@ -86,6 +85,7 @@ pub(super) fn validate(
                 timezone,
                 daemon,
                 notify,
+                copy_to,
             },
             v.warnings,
         )),
@@ -129,43 +129,113 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn unsupported(&mut self, span: std::ops::Range<usize>, key: &str, message: &str) {
-        self.err(span, key, message);
-    }
-
-    fn repository(&mut self, raw: &Spanned<RawRepository>) -> Option<RepositorySpec> {
-        let repo = raw.get_ref();
-        let password = self.secret(
-            "repository",
-            raw.span(),
-            &repo.password_env,
-            &repo.password_file,
-            true,
-        )?;
+    /// `[repository]` or one `[[copy_to]]` (`table`) as a repository to open.
+    fn repository(
+        &mut self,
+        repo: RawRepoFields<'_>,
+        span: std::ops::Range<usize>,
+        table: &str,
+    ) -> Option<RepositorySpec> {
+        let password = self.secret(table, span, repo.password_env, repo.password_file, true);
         if repo.url.get_ref().trim().is_empty() {
-            self.err(repo.url.span(), "repository.url", "must not be empty");
+            self.err(
+                repo.url.span(),
+                &format!("{table}.url"),
+                "must not be empty",
+            );
+        }
+        for (key, value) in repo.options {
+            if lifeboat_core::model::SECRET_OPTIONS.contains(&key.as_str()) {
+                let instead = format!("name an environment variable in [{table}.options_env] ({key} = \"VAR\") or a file in [{table}.options_file]");
+                let standard = match key.as_str() {
+                    "access_key_id" => ", or set AWS_ACCESS_KEY_ID",
+                    "secret_access_key" => ", or set AWS_SECRET_ACCESS_KEY",
+                    "session_token" => ", or set AWS_SESSION_TOKEN",
+                    _ => "",
+                };
+                self.err(
+                    value.span(),
+                    &format!("{table}.options.{key}"),
+                    format!(
+                        "a credential is never written in the configuration: {instead}{standard}"
+                    ),
+                );
+            }
         }
         let options = repo
             .options
             .iter()
             .map(|(k, v)| (k.clone(), Secret::new(v.get_ref().clone())))
             .collect();
-        let lock_wait_secs = match &repo.lock_wait {
+        let lock_wait_secs = match repo.lock_wait {
             None => lifeboat_core::model::DEFAULT_LOCK_WAIT_SECS,
             Some(text) => match lifeboat_core::duration::parse_seconds(text.get_ref()) {
                 Ok(secs) => secs,
                 Err(why) => {
-                    self.err(text.span(), "repository.lock_wait", &why);
+                    self.err(text.span(), &format!("{table}.lock_wait"), &why);
                     0
                 }
             },
         };
-        Some(RepositorySpec {
+        let mut spec = RepositorySpec {
             url: repo.url.get_ref().clone(),
-            password: password?,
+            password: password??,
             options,
             lock_wait_secs,
-        })
+        };
+        self.secret_options(&repo, table, &mut spec);
+        Some(spec)
+    }
+
+    /// `options_env` and `options_file` of `[repository]` or a `[[copy_to]]` (`table`):
+    /// backend options (credentials) read from the environment or from files.
+    fn secret_options(
+        &mut self,
+        raw: &RawRepoFields<'_>,
+        table: &str,
+        repository: &mut RepositorySpec,
+    ) {
+        let sources = [
+            ("options_env", raw.options_env),
+            ("options_file", raw.options_file),
+        ];
+        for (kind, entries) in sources {
+            for (option, from) in entries {
+                let key = format!("{table}.{kind}.{option}");
+                if raw.options.contains_key(option)
+                    || (kind == "options_file" && raw.options_env.contains_key(option))
+                {
+                    self.err(
+                        from.span(),
+                        &key,
+                        format!("option `{option}` is given twice"),
+                    );
+                    continue;
+                }
+                let value = if kind == "options_env" {
+                    match std::env::var(from.get_ref()) {
+                        Ok(value) if !value.is_empty() => value,
+                        _ => {
+                            let msg = format!("environment variable {} is not set", from.get_ref());
+                            self.err(from.span(), &key, msg);
+                            continue;
+                        }
+                    }
+                } else {
+                    match std::fs::read_to_string(from.get_ref()) {
+                        Ok(value) => value.trim_end_matches(['\n', '\r']).to_string(),
+                        Err(e) => {
+                            let msg = format!("cannot read {}: {e}", from.get_ref());
+                            self.err(from.span(), &key, msg);
+                            continue;
+                        }
+                    }
+                };
+                repository
+                    .options
+                    .push((option.clone(), Secret::new(value)));
+            }
+        }
     }
 
     /// Reads a secret from `*_env` or `*_file`. `Some(None)` when absent and optional.

@@ -39,7 +39,8 @@ pub fn run(
         Work::Backup => backup(config, engine, app, sources, with),
         Work::Verify => verify(ctx, config, engine, app, sources, with),
         Work::Prune | Work::Retain => {
-            let done = prune(ctx, config, engine, app, sources, key.work);
+            let selected: Vec<_> = sources.into_iter().map(|s| (app, s)).collect();
+            let done = prune(ctx, config, engine, &selected, key.work);
             with.state.pruned(jiff::Timestamp::now());
             done
         }
@@ -80,8 +81,15 @@ fn backup(
         tracing::error!(app = %app.name, run = %run_id, error = %e, "hook failed");
     }
     let stored = report.sources.iter().any(|s| s.ok);
+    let copies = if report.cancelled {
+        Vec::new()
+    } else {
+        crate::commands::backup::copy_stored(engine, &mut repo, config, &report)
+    };
+    let apps = crate::commands::backup::apps_of(&report);
+    with.notifier.copies_failed(&apps, Some(&run_id), &copies);
     Ok(Outcome {
-        ok: report.ok(),
+        ok: report.ok() && copies.iter().all(|c| c.ok),
         stored,
     })
 }
@@ -135,24 +143,50 @@ fn verify_run(
     Ok(run)
 }
 
+/// The retentions the plan started together (see `Plan::start_other_retentions`):
+/// one repository opening, one exclusive lock, one prune for all their apps.
+pub fn retain_together(
+    ctx: &Ctx,
+    config: &Config,
+    engine: &Engine,
+    keys: &[JobKey],
+    with: &Services<'_>,
+) -> Outcome {
+    let selected: Vec<(&AppSpec, &SourceSpec)> = keys
+        .iter()
+        .filter_map(|key| key.sources(config))
+        .flat_map(|(app, sources)| sources.into_iter().map(move |s| (app, s)))
+        .collect();
+    let done = prune(ctx, config, engine, &selected, Work::Retain);
+    with.state.pruned(jiff::Timestamp::now());
+    match done {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let jobs: Vec<String> = keys.iter().map(ToString::to_string).collect();
+            tracing::error!(jobs = %jobs.join(" "), error = %e, "failed");
+            Outcome::default()
+        }
+    }
+}
+
 fn prune(
     ctx: &Ctx,
     config: &Config,
     engine: &Engine,
-    app: &AppSpec,
-    sources: Vec<&SourceSpec>,
+    selected: &[(&AppSpec, &SourceSpec)],
     work: Work,
 ) -> anyhow::Result<Outcome> {
     let mut repo = crate::commands::open_locked(ctx, config, LockKind::Exclusive)?;
-    let selected: Vec<(&AppSpec, &SourceSpec)> = sources.into_iter().map(|s| (app, s)).collect();
     let report = if work == Work::Retain {
-        engine.retain(&mut repo, &selected)?
+        engine.retain(&mut repo, selected)?
     } else {
-        engine.prune(&mut repo, &selected, false)?
+        engine.prune(&mut repo, selected, false)?
     };
     let reclaimed = report.reclaimed.as_ref().map_or(0, |r| r.removed_bytes);
+    let mut apps: Vec<&str> = selected.iter().map(|(a, _)| a.name.as_str()).collect();
+    apps.dedup();
     tracing::info!(
-        app = %app.name, work = work.name(), forgotten = report.forgotten.len(),
+        app = %apps.join(" "), work = work.name(), forgotten = report.forgotten.len(),
         reclaimed_bytes = reclaimed, "retention applied"
     );
     Ok(Outcome {

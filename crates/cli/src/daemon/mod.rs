@@ -16,7 +16,7 @@ use crate::Ctx;
 use jiff::Timestamp;
 use lifeboat_core::Config;
 use lifeboat_engine::schedule::{last_backup, newest_backups};
-use lifeboat_engine::{JobKey, Plan, Step};
+use lifeboat_engine::{JobKey, Plan, Step, Work};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -139,16 +139,25 @@ impl Daemon {
     }
 
     fn apply(&mut self, steps: Vec<Step>) {
+        let mut retentions = Vec::new();
         for step in steps {
             match step {
-                Step::Start(key) => self.spawn(key),
+                Step::Start(key) if key.work == Work::Retain => retentions.push(key),
+                Step::Start(key) => self.spawn(vec![key]),
                 Step::Skip { key, why } => tracing::warn!(job = %key, "skipped: {why}"),
             }
         }
+        // Retentions started together run as one job (one lock, one prune).
+        if !retentions.is_empty() {
+            self.spawn(retentions);
+        }
     }
 
-    fn spawn(&self, key: JobKey) {
-        tracing::info!(job = %key, "job started");
+    /// Runs `keys` on a thread of their own: one job, or retentions started together.
+    fn spawn(&self, keys: Vec<JobKey>) {
+        for key in &keys {
+            tracing::info!(job = %key, "job started");
+        }
         let (ctx, config, tx) = (self.ctx.clone(), Arc::clone(&self.config), self.tx.clone());
         let (state, reader) = (self.state.clone(), Arc::clone(&self.reader));
         let notifier = Arc::clone(&self.notifier);
@@ -158,13 +167,18 @@ impl Daemon {
                 state: &state,
                 notifier: &notifier,
             };
-            let outcome = jobs::run(&ctx, &config, &engine, &key, &with);
+            let outcome = match keys.as_slice() {
+                [key] => jobs::run(&ctx, &config, &engine, key, &with),
+                _ => jobs::retain_together(&ctx, &config, &engine, &keys, &with),
+            };
             match read_repository(&reader, &config) {
                 Ok(facts) => state.repository_read(facts),
                 Err(e) => tracing::warn!(error = %e, "could not re-read the repository"),
             }
             // The loop is gone only when the daemon is exiting.
-            let _ = tx.send(Msg::Finished(key, outcome));
+            for key in keys {
+                let _ = tx.send(Msg::Finished(key, outcome.clone()));
+            }
         });
     }
 

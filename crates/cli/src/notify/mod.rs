@@ -83,6 +83,23 @@ impl Notifier {
         }
     }
 
+    /// Copies to `[[copy_to]]` ended: each one that failed is a `copy_failure` of each
+    /// of `apps` (the backups themselves were told about by `backup_finished`).
+    pub fn copies_failed(
+        &self,
+        apps: &[String],
+        run_id: Option<&str>,
+        outcomes: &[crate::commands::copy::CopyOutcome],
+    ) {
+        let errors: Vec<String> = outcomes.iter().filter_map(|o| o.error.clone()).collect();
+        if errors.is_empty() {
+            return;
+        }
+        for app in apps {
+            self.announce(summary::of_copy_failure(app, run_id, &errors, &self.host));
+        }
+    }
+
     /// The verification of `app`'s sources ended; `run` holds only `app`'s results.
     pub fn verify_finished(&self, app: &str, run: &VerifyRun) {
         self.announce(summary::of_verify(app, run, &self.host));

@@ -98,6 +98,24 @@ pub fn of_failed_backup(
     }
 }
 
+/// Copies of `app`'s backups to `[[copy_to]]` failed with `errors`.
+pub fn of_copy_failure(
+    app: &str,
+    run_id: Option<&str>,
+    errors: &[String],
+    host: &str,
+) -> RunSummary {
+    RunSummary {
+        trigger: Trigger::CopyFailure,
+        app: app.to_string(),
+        run_id: run_id.map(str::to_string),
+        host: host.to_string(),
+        duration_ms: 0,
+        sources: Vec::new(),
+        errors: errors.to_vec(),
+    }
+}
+
 fn backed_up(s: &SourceReport) -> SourceOutcome {
     SourceOutcome {
         name: s.source.clone(),

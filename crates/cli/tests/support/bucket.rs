@@ -34,6 +34,25 @@ pub fn objects(s3: &ScratchS3, url: &str) -> Vec<Object> {
     out
 }
 
+/// The keys under `url`, without reading the objects.
+pub fn keys(s3: &ScratchS3, url: &str) -> Vec<String> {
+    let target = s3.target(url).unwrap();
+    list_objects(&target)
+        .map(|listed| listed.into_iter().map(|o| o.key).collect())
+        .unwrap_or_default()
+}
+
+/// The server's keys in the standard AWS variables, where lifeboat's S3 repositories
+/// read them.
+pub fn aws_env(ws: &mut Workspace, s3: &ScratchS3) {
+    ws.env
+        .push(("AWS_ACCESS_KEY_ID".into(), s3.access_key().expose().clone()));
+    ws.env.push((
+        "AWS_SECRET_ACCESS_KEY".into(),
+        s3.secret_key().expose().clone(),
+    ));
+}
+
 /// App `depot` with one bucket source `source` backing up `url`; the keys reach
 /// lifeboat through the environment.
 pub fn config(ws: &mut Workspace, s3: &ScratchS3, source: &str, url: &str) {

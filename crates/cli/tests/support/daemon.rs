@@ -30,10 +30,12 @@ impl Daemon {
         Daemon { child, log, addr }
     }
 
-    /// Every log line, parsed (each must be one JSON object).
+    /// Every complete log line, parsed (each must be one JSON object). A line the
+    /// daemon is writing right now (no newline yet) is left for the next read.
     pub fn lines(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        complete
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
             .collect()
@@ -53,6 +55,10 @@ impl Daemon {
             "no {n}× `{message}` within {timeout:?}; log:\n{}",
             self.text()
         );
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn text(&self) -> String {

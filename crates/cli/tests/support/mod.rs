@@ -8,8 +8,11 @@ pub mod bucket;
 pub mod daemon;
 pub mod files;
 pub mod fingerprint;
+pub mod ftpd;
 pub mod http;
 pub mod pg;
+pub mod rest;
+pub mod sshd;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -253,6 +256,10 @@ impl Workspace {
                 "XDG_CACHE_HOME".into(),
                 dir.path().join("cache").display().to_string(),
             ),
+            (
+                "XDG_STATE_HOME".into(),
+                dir.path().join("state").display().to_string(),
+            ),
         ];
         Workspace { dir, env }
     }
@@ -360,6 +367,105 @@ impl Workspace {
     }
 }
 
+/// Deterministic bytes that do not compress away: a 64-bit LCG.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 56) as u8
+        })
+        .collect()
+}
+
+/// Bytes of every file under `dir`.
+pub fn dir_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(e.path());
+            } else {
+                total += meta.len();
+            }
+        }
+    }
+    total
+}
+
+/// The body of a dump-tool wrapper (see `pg::pg_dump_wrapper`; `$REAL` is the tool,
+/// `$W` its dir): the tool writes into a fifo, its pid goes to `$W/pid`, and its
+/// output stalls for 4 s after 200 kB, so a test can break it mid-stream.
+pub const STALLING_DUMP: &str = "fifo=$W/fifo; rm -f $fifo; mkfifo $fifo\n$REAL \"$@\" > $fifo &\npid=$!; echo $pid > $W/pid\n(head -c 200000; sleep 4; cat) < $fifo\nwait $pid";
+
+/// Runs `lifeboat backup`; once the stalling wrapper wrote its tool's pid to
+/// `pid_file` (when given), calls `fault` with it. Returns the exit code and stderr.
+pub fn backup_with_fault(
+    ws: &Workspace,
+    pid_file: Option<&Path>,
+    fault: impl FnOnce(&str),
+) -> (Option<i32>, String) {
+    let child = ws
+        .command(&["backup"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(pid_file) = pid_file {
+        assert!(
+            wait_for(Duration::from_secs(30), || {
+                std::fs::read_to_string(pid_file).is_ok_and(|p| !p.trim().is_empty())
+            }),
+            "the dump tool never started"
+        );
+        fault(std::fs::read_to_string(pid_file).unwrap().trim());
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Kills the process group of each process whose command line holds `pattern` (a
+/// dump's shell left behind by a lifeboat killed with SIGKILL: lifeboat starts each
+/// child in a group of its own, so its `sleep` goes too).
+pub fn kill_groups_of(pattern: &str) {
+    let out = Command::new("pgrep")
+        .args(["-f", pattern])
+        .output()
+        .unwrap();
+    for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .status();
+    }
+}
+
+/// Waits up to `timeout` until the files under `dir` hold `at_least` bytes and stop
+/// growing for `settle` (a pack written whole, not one still being written).
+pub fn wait_for_settled_size(
+    dir: &Path,
+    at_least: u64,
+    settle: Duration,
+    timeout: Duration,
+) -> bool {
+    wait_for(timeout, || {
+        let size = dir_size(dir);
+        size >= at_least && {
+            std::thread::sleep(settle);
+            dir_size(dir) == size
+        }
+    })
+}
+
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -368,6 +474,24 @@ pub fn which(name: &str) -> Option<PathBuf> {
 }
 
 /// Polls `cond` until true or `timeout`.
+/// Whether a server accepts connections on loopback `port` within `timeout`.
+pub fn port_opens(port: u16, timeout: Duration) -> bool {
+    wait_for(timeout, || listens(port))
+}
+
+/// Whether something listens on the loopback port. A connection to a port in the
+/// ephemeral range can connect to itself (TCP simultaneous open) when nothing
+/// listens; that one does not count.
+fn listens(port: u16) -> bool {
+    let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    match (stream.local_addr(), stream.peer_addr()) {
+        (Ok(local), Ok(peer)) => local != peer,
+        _ => false,
+    }
+}
+
 pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {

@@ -218,4 +218,10 @@ pub trait Repository {
     fn forget(&mut self, ids: &[String]) -> Result<()>;
     /// Reclaims the space of data no snapshot needs (under an exclusive lock).
     fn prune(&mut self, dry_run: bool) -> Result<PruneSummary>;
+    /// The backups the last listing left out because their tree cannot be read (a
+    /// lost index file, a damaged pack), so that "no backup found" is not said of
+    /// them.
+    fn unreadable(&mut self) -> Vec<SnapshotInfo> {
+        Vec::new()
+    }
 }

@@ -31,6 +31,7 @@ fn config(apps: Vec<AppSpec>, max_parallel: usize) -> Config {
             ..DaemonSpec::default()
         },
         notify: Vec::new(),
+        copy_to: Vec::new(),
     }
 }
 
@@ -175,6 +176,43 @@ fn retention_follows_a_backup_that_stored_something_when_there_is_no_prune_sched
         plan.finished(&key("shop", Work::Backup), true),
         [key("shop", Work::Retain)]
     );
+}
+
+#[test]
+fn the_retentions_waiting_for_the_backups_to_drain_start_together() {
+    let now = at("2026-03-01T00:00:00Z");
+    let apps: Vec<AppSpec> = ["a", "b", "c"]
+        .iter()
+        .map(|name| {
+            let mut app = app(name, "0 1 * * *");
+            app.sources[0].retention = Some(Retention::from(RetentionPolicy::Daily { keep: 3 }));
+            app
+        })
+        .collect();
+    let mut plan = Plan::new(&config(apps, 2), now, true, &recent(now));
+    let first = started(&plan.tick(at("2026-03-01T01:00:00Z")));
+    assert_eq!(first, [key("a", Work::Backup), key("b", Work::Backup)]);
+    // a's retention waits behind c's backup, b's behind a's retention.
+    assert_eq!(
+        plan.finished(&key("a", Work::Backup), true),
+        [key("c", Work::Backup)]
+    );
+    assert!(plan.finished(&key("b", Work::Backup), true).is_empty());
+    // The last backup done: the three retentions start at once, not one drain each.
+    assert_eq!(
+        plan.finished(&key("c", Work::Backup), true),
+        [
+            key("a", Work::Retain),
+            key("b", Work::Retain),
+            key("c", Work::Retain)
+        ]
+    );
+    assert_eq!(plan.running().len(), 3);
+    for app in ["a", "b"] {
+        assert!(plan.finished(&key(app, Work::Retain), false).is_empty());
+    }
+    assert!(plan.finished(&key("c", Work::Retain), false).is_empty());
+    assert!(plan.is_idle());
 }
 
 #[test]

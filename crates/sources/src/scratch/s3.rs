@@ -84,6 +84,26 @@ impl ScratchS3 {
         Ok(server)
     }
 
+    /// Kills the server at once (SIGKILL, as a crash or a network cut would look to a
+    /// client); [`ScratchS3::restart`] brings it back with what it had stored.
+    pub fn kill(&mut self) {
+        kill_group(self.child.pid());
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port, directory and keys.
+    pub fn restart(&mut self) -> Result<(), SourceError> {
+        let binary = binary()?;
+        let (access, secret) = (self.access_key.expose(), self.secret_key.expose());
+        self.child = spawn(&binary, self.dir.path(), self.port, access, secret)?;
+        let (pgid, path) = (self.child.pid(), self.dir.path().to_path_buf());
+        self._cleanup = register(move || {
+            kill_group(pgid);
+            let _ = std::fs::remove_dir_all(&path);
+        });
+        self.wait_ready()
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

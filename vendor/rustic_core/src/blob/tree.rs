@@ -150,7 +150,7 @@ impl Tree {
             })?
             .read_data(be)?;
 
-        let tree = serde_json::from_slice(&data).map_err(|err| {
+        let tree: Self = serde_json::from_slice(&data).map_err(|err| {
             RusticError::with_source(
                 ErrorKind::Internal,
                 "Failed to deserialize tree from JSON.",
@@ -158,8 +158,37 @@ impl Tree {
             )
             .ask_report()
         })?;
+        // lifeboat patch: a tree of a damaged or hostile repository must not lead a
+        // restore outside its directory (`..`, `/abs`, `a/b`) or make two entries one.
+        tree.check_names(id)?;
 
         Ok(tree)
+    }
+
+    /// lifeboat patch: every node name is one plain path component, and no two nodes
+    /// share a name (a symlink `d` followed by a directory `d` would let what is
+    /// restored "into" `d` land where the symlink points).
+    pub fn check_names(&self, id: TreeId) -> RusticResult<()> {
+        let mut seen = std::collections::HashSet::new();
+        for node in &self.nodes {
+            let name = node.name();
+            let mut parts = Path::new(&name).components();
+            let plain = matches!(
+                (parts.next(), parts.next()),
+                (Some(Component::Normal(part)), None) if part == &*name
+            );
+            if !plain || !seen.insert(name.clone().into_owned()) {
+                let why = if plain { "a duplicate" } else { "an unsafe" };
+                return Err(RusticError::new(
+                    ErrorKind::InvalidInput,
+                    "Tree `{tree_id}` holds {why} entry name `{name}`: refusing to restore from it (damaged or tampered repository).",
+                )
+                .attach_context("tree_id", id.to_string())
+                .attach_context("why", why)
+                .attach_context("name", name.to_string_lossy().into_owned()));
+            }
+        }
+        Ok(())
     }
 
     /// Creates a new node from a path.

@@ -131,6 +131,12 @@ pub struct ConfigOptions {
     #[cfg_attr(feature = "clap", clap(long, value_name = "CHUNKER"))]
     pub set_chunker: Option<Chunker>,
 
+    /// Use this chunker polynomial instead of a random one (lifeboat patch 10: only
+    /// read by `init`, for a copy that must cut chunks as its primary does, as
+    /// restic's `init --copy-chunker-params`; an existing repository keeps its own).
+    #[cfg_attr(feature = "clap", clap(skip))]
+    pub set_chunker_polynomial: Option<u64>,
+
     /// Set the chunk size. For the rabin chunker this is the average chunk size.
     /// Defaults to `1 MiB` if not set.
     #[cfg_attr(feature = "clap", clap(long, value_name = "SIZE"))]

@@ -44,7 +44,11 @@ pub(crate) fn init<S>(
 ) -> RusticResult<(Key, Option<KeyId>, ConfigFile)> {
     // Create config first to allow catching errors from here without writing anything
     let repo_id = RepositoryId::from(Id::random());
-    let chunker_poly = random_poly()?;
+    // lifeboat patch 10: a copy's polynomial is its primary's.
+    let chunker_poly = match config_opts.set_chunker_polynomial {
+        Some(poly) => poly,
+        None => random_poly()?,
+    };
     let mut config = ConfigFile::new(2, repo_id, chunker_poly);
     if repo.be_hot.is_some() {
         // for hot/cold repository, `config` must be identical to the config file which is read by the backend, i.e. the one saved in the hot repo.
