@@ -45,9 +45,12 @@ NAMES = {
     "B13": "whole mini seed-001 app (PostgreSQL, MariaDB, Redis, files) vs the seed's sequential procedure",
     "B14": "MariaDB `sbtest` (sysbench): backup and restore",
     "B15": "Redis with many keys: backup and online restore",
+    "T1": "1 GiB random stream (`command` source `cat FILE`) into an empty repository",
+    "T2": "~0.7 GB of duplicate-heavy text (`command` source `cat FILE`) into an empty repository",
+    "B1d": "first backup of `docs`, a document-store-like database (large TOASTed text and bytea)",
 }
 SCENARIOS = list(NAMES)
-DB_SCENARIOS = {"B1", "B2", "B3", "B4", "B5", "M1", "B11", "B12", "B13"}
+DB_SCENARIOS = {"B1", "B2", "B3", "B4", "B5", "M1", "B11", "B12", "B13", "B1d"}
 PASSWORD = "bench-password"
 MIB = 1024 * 1024
 QUICK_DIVISOR = 20
@@ -135,8 +138,8 @@ def lifeboat_default_jobs():
 class Sample:
     """One timed run: wall seconds and, when measured, peak RSS of the process in bytes."""
 
-    def __init__(self, seconds, rss=None):
-        self.seconds, self.rss = seconds, rss
+    def __init__(self, seconds, rss=None, cpu=None):
+        self.seconds, self.rss, self.cpu = seconds, rss, cpu
 
 
 class Runner:
@@ -172,14 +175,17 @@ class Runner:
             seconds = time.perf_counter() - t0
         stdout = base.with_suffix(".out").read_text(errors="replace")
         stderr = base.with_suffix(".err").read_text(errors="replace")
-        peak = None
+        peak = cpu = None
         if rss and timef.exists():
-            m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", timef.read_text())
+            text = timef.read_text()
+            m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
             peak = int(m.group(1)) * 1024 if m else None
+            times = re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", text)
+            cpu = sum(float(t) for t in times) if len(times) == 2 else None
         if check and rc != 0:
             tail = "\n".join(stderr.rstrip().splitlines()[-30:])
             raise Failed(f"`{shown}` exited {rc}\n{tail}")
-        return Sample(seconds, peak), rc, stdout, stderr
+        return Sample(seconds, peak, cpu), rc, stdout, stderr
 
     def out(self, cmd):
         return self.run(cmd)[2]
@@ -524,6 +530,37 @@ def redis_fill_protocol(path, n, seed):
                 f.write(b"".join(out))
                 out = []
         f.write(b"".join(out))
+
+
+# Documents of JSON-ish text and a bytea attachment. Each value repeats a short per-row
+# phrase, so TOAST's pglz packs it many times over; the phrases differ per row, so the
+# dump's chunks do not all dedup.
+DOCS_SQL = """
+CREATE TABLE documents (id serial PRIMARY KEY, title text, body text, attachment bytea);
+INSERT INTO documents (title, body, attachment)
+SELECT 'doc ' || i,
+       repeat('{{"id": ' || i || ', "tag": "' || md5(i::text) || '", "text": "lorem ipsum dolor"}} ', 500),
+       convert_to(repeat(md5((i * 7)::text) || md5((i * 13)::text), 400), 'UTF8')
+FROM generate_series(1, {rows}) AS i;
+"""
+
+
+def write_duplicate_text(path, size, seed):
+    """About `size` bytes of text from a fixed seed: lines of words from a small vocabulary,
+    in 4 MiB blocks, each block drawn several times, so that most chunks repeat."""
+    rng = random.Random(seed)
+    vocab = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9)))
+             for _ in range(300)]
+    block_size = 4 * MIB
+    n_blocks = max(1, size // block_size)
+    unique = []
+    for _ in range(max(1, n_blocks // 4)):
+        words = rng.choices(vocab, k=block_size // 5)
+        lines = [" ".join(words[j:j + 12]) for j in range(0, len(words), 12)]
+        unique.append(("\n".join(lines) + "\n").encode()[:block_size])
+    with open(path, "wb") as f:
+        for _ in range(n_blocks):
+            f.write(rng.choice(unique))
 
 
 class Lifeboat:
@@ -1361,6 +1398,92 @@ class Bench:
                              fmt_s(m_lb), f"cold load: fresh `redis-server` reading the RDB at start {fmt_s(m_c)}",
                              f"{fmt_x(r)} cold load", "≤2× cold load", verdict([("cold load", r <= 2.0)])))
 
+    def stream_vs_restic(self, sid, path, limit):
+        """One stream scenario: lifeboat's `command` source `cat FILE` against `cat FILE | restic backup
+        --stdin`, each into a fresh repository, alternated; wall and CPU-seconds per GB."""
+        self.r.run(f"cat {q(path)} > /dev/null")  # into the page cache (untimed)
+        size = path.stat().st_size
+        s = {"lifeboat": [], "restic": []}
+        for i in range(self.runs):
+            log(f"{sid} run {i + 1}/{self.runs}")
+            lb = Lifeboat(self, f"{sid.lower()}-{i}", [{
+                "name": "stream", "kind": "command", "filename": "stream.bin",
+                "backup_command": f"cat {q(path)}"}])
+            lb.init()
+            s["lifeboat"].append(self.r.timed(lb.argv("backup", "shop/stream"), rss=True))
+            lb.remove()
+            rr = self.tmp / f"{sid.lower()}-restic-{i}"
+            self.r.run(["restic", "-q", "-r", rr, "init"])
+            s["restic"].append(self.r.timed(
+                f"cat {q(path)} | restic -q -r {q(rr)} backup --stdin --stdin-filename stream.bin", rss=True))
+            shutil.rmtree(rr)
+        m = {k: median([x.seconds for x in v]) for k, v in s.items()}
+        gb = size / 1e9
+        cpu = {k: median([x.cpu for x in v if x.cpu is not None] or [float("nan")]) / gb for k, v in s.items()}
+        ratio = m["lifeboat"] / m["restic"]
+        self.sample_note(sid, s)
+        self.rows.append(Row(
+            sid, f"{NAMES[sid]} ({fmt_b(size)})",
+            f"{fmt_s(m['lifeboat'])} ({cpu['lifeboat']:.1f} CPU-s/GB)",
+            f"restic --stdin {fmt_s(m['restic'])} ({cpu['restic']:.1f} CPU-s/GB)",
+            f"{fmt_x(ratio)} restic", f"≤{limit}× restic", verdict([("restic", ratio <= limit)])))
+
+    def t1(self):
+        path = self.tmp / "t1-random.bin"
+        size = (128 if self.quick else 1024) * MIB
+        self.r.run("openssl enc -aes-128-ctr -pass pass:t1 -nosalt -pbkdf2 < /dev/zero 2>/dev/null"
+                   f" | head -c {size} > {q(path)}")
+        try:
+            self.stream_vs_restic("T1", path, 0.5)
+        finally:
+            path.unlink()
+
+    def t2(self):
+        path = self.tmp / "t2-text.txt"
+        write_duplicate_text(path, (96 if self.quick else 700) * 1000 * 1000, seed=20261202)
+        try:
+            self.stream_vs_restic("T2", path, 0.4)
+        finally:
+            path.unlink()
+
+    def b1d(self):
+        db = "docs"
+        self.load_docs(db)
+        s = {"lifeboat": [], "floor": [], "restic": []}
+        for i in range(self.runs):
+            log(f"B1d run {i + 1}/{self.runs}")
+            lb = Lifeboat(self, f"b1d-{i}", [self.db_source(db)])
+            lb.init()
+            s["lifeboat"].append(self.r.timed(lb.argv("backup", "shop/db"), rss=True))
+            lb.remove()
+            s["floor"].append(self.r.timed(f"pg_dump -Fc -Z0 {db} > /dev/null", rss=True))
+            rr = self.tmp / f"b1d-restic-{i}"
+            self.r.run(["restic", "-q", "-r", rr, "init"])
+            s["restic"].append(self.r.timed(
+                f"pg_dump -Fc -Z0 {db} | restic -q -r {q(rr)} backup --stdin --stdin-filename docs.pgdump", rss=True))
+            shutil.rmtree(rr)
+        m = {k: median([x.seconds for x in v]) for k, v in s.items()}
+        r = {k: m["lifeboat"] / m[k] for k in ("floor", "restic")}
+        self.sample_note("B1d", s)
+        self.rows.append(Row(
+            "B1d", f"{NAMES['B1d']} ({self.docs_note})", fmt_s(m["lifeboat"]),
+            f"floor {fmt_s(m['floor'])}; restic {fmt_s(m['restic'])}",
+            f"{fmt_x(r['floor'])} floor; {fmt_x(r['restic'])} restic", "≤1.5× floor, ≤0.6× restic",
+            verdict([("floor", r["floor"] <= 1.5), ("restic", r["restic"] <= 0.6)])))
+
+    def load_docs(self, db):
+        """`docs`: documents whose large text and bytea values TOAST compresses many times over, so
+        the dump is many times the size on disk (setup, not measured)."""
+        rows = 2000 if self.quick else 16000
+        log(f"loading {db} ({rows} documents; setup, not measured)")
+        self.pg.createdb(db)
+        self.pg.psql(db, DOCS_SQL.format(rows=rows))
+        self.pg.psql(db, "VACUUM")
+        disk = int(self.pg.psql(db, f"select pg_database_size('{db}')"))
+        dump = int(self.r.out(f"pg_dump -Fc -Z0 {db} | wc -c").strip())
+        self.docs_note = f"{fmt_b(disk)} on disk, dump {fmt_b(dump)}"
+        self.notes.append(f"docs database: {self.docs_note}")
+
     def sample_note(self, sid, samples):
         parts = []
         for k, v in samples.items():
@@ -1402,6 +1525,7 @@ class Bench:
             ("B3", lambda: self.churn("B3", "churn_uniform.sql", 1.0)), ("B4", self.b4), ("B5", self.b5),
             ("B6", lambda: self.files(only & {"B6", "B7"})), ("M1", self.m1), ("B8", self.b8), ("B9", self.b9),
             ("B10", self.b10), ("B11", self.b11), ("B12", self.b12), ("B13", self.b13), ("B14", self.b14), ("B15", self.b15),
+            ("T1", self.t1), ("T2", self.t2), ("B1d", self.b1d),
         ]
         if only & DB_SCENARIOS:
             self.pg.start()
