@@ -6,6 +6,7 @@ mod check;
 mod copy;
 mod error;
 mod exclude;
+mod hash_ahead;
 mod known;
 mod location;
 mod lock;

@@ -6,7 +6,7 @@
 //! therefore reports into a [`Tally`]; the manifest entry, archived last, waits until
 //! no payload reader is pending and refuses to produce bytes if anything went wrong.
 
-use sha2::{Digest, Sha256};
+use crate::hash_ahead::HashAhead;
 use std::io::{self, Read};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
@@ -109,25 +109,52 @@ impl Drop for PendingToken {
     }
 }
 
+/// What a [`StreamReader`] reads: the stream itself, or the stream hashed on a thread
+/// of its own (see `hash_ahead`), started at the first read: lazy streams (a bucket's
+/// objects) are opened one at a time, and so must their threads be.
+enum Inner {
+    Plain(Box<dyn Read + Send>),
+    ToHash(Option<Box<dyn Read + Send>>),
+    Hashed(HashAhead),
+}
+
+impl Inner {
+    fn read_full(&mut self, name: &str, buf: &mut [u8]) -> io::Result<usize> {
+        if let Inner::ToHash(stream) = self {
+            let stream = stream
+                .take()
+                .ok_or_else(|| io::Error::other("the stream's hashing thread failed to start"))?;
+            *self = Inner::Hashed(HashAhead::spawn(name, stream)?);
+        }
+        match self {
+            Inner::Plain(r) => lifeboat_core::read_full(r, buf),
+            Inner::Hashed(r) => lifeboat_core::read_full(r, buf),
+            Inner::ToHash(_) => Ok(0),
+        }
+    }
+}
+
 /// Reads a payload stream for the archiver: fills every buffer it is given (working
 /// around rustic's chunker shrinking its reads to the last short pipe read), counts
 /// and optionally hashes the bytes, and reports completion or failure to the tally.
 pub(crate) struct StreamReader {
-    inner: Box<dyn Read + Send>,
+    inner: Inner,
     name: String,
     bytes: u64,
-    hasher: Option<Sha256>,
     tally: Arc<Tally>,
     token: Option<PendingToken>,
 }
 
 impl StreamReader {
     pub fn new(name: String, inner: Box<dyn Read + Send>, hash: bool, tally: &Arc<Tally>) -> Self {
+        let inner = match hash {
+            true => Inner::ToHash(Some(inner)),
+            false => Inner::Plain(inner),
+        };
         Self {
             inner,
             name,
             bytes: 0,
-            hasher: hash.then(Sha256::new),
             token: Some(tally.token()),
             tally: tally.clone(),
         }
@@ -137,7 +164,10 @@ impl StreamReader {
         let Some(token) = self.token.take() else {
             return;
         };
-        let sha256 = self.hasher.take().map(|h| hex::encode(h.finalize()));
+        let sha256 = match &self.inner {
+            Inner::Hashed(ahead) => ahead.digest().map(str::to_string),
+            Inner::Plain(_) | Inner::ToHash(_) => None,
+        };
         let stats = crate::StreamStats {
             name: self.name.clone(),
             bytes: self.bytes,
@@ -165,7 +195,7 @@ impl Read for StreamReader {
             self.fail(format!("{}: {e}", self.name));
             return Err(e);
         }
-        let filled = match lifeboat_core::read_full(&mut self.inner, buf) {
+        let filled = match self.inner.read_full(&self.name, buf) {
             Ok(n) => n,
             Err(e) => {
                 self.fail(format!("reading {}: {e}", self.name));
@@ -174,9 +204,6 @@ impl Read for StreamReader {
         };
         let at_end = filled < buf.len();
         self.tally.advance(filled);
-        if let Some(h) = self.hasher.as_mut() {
-            h.update(&buf[..filled]);
-        }
         self.bytes += filled as u64;
         // Only now is every byte counted and hashed.
         if at_end {

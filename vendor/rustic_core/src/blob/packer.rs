@@ -19,7 +19,7 @@ use crate::{
         decrypt::{DecryptFullBackend, DecryptWriteBackend},
     },
     blob::{BlobId, BlobLocations, BlobType},
-    crypto::{CryptoKey, hasher::hash_reader},
+    crypto::{CryptoKey, hasher::Hasher},
     error::{ErrorKind, RusticError, RusticResult},
     index::{IndexEntry, indexer::SharedIndexer},
     repofile::{
@@ -830,9 +830,13 @@ impl Actor {
                     .into_iter()
                     .readahead_scoped(scope)
                     .map(|(file, index): (BytesList, IndexPack)| {
-                        let id = hash_reader(file.clone().reader())
-                            .expect("reading from memory cannot fail");
-                        (file, PackId::from(id), index)
+                        // lifeboat patch: hash the pack's parts where they lie, not
+                        // through a reader's 4 KiB buffer (a copy of every byte).
+                        let mut hasher = Hasher::new();
+                        for part in file.slice() {
+                            hasher.update(part);
+                        }
+                        (file, PackId::from(hasher.finalize()), index)
                     })
                     .readahead_scoped(scope)
                     .map(|load| fwh.process(load))
