@@ -1,7 +1,7 @@
 use std::{
     fmt::Debug,
     fs::{self, File, Metadata},
-    io::{Read, Seek, SeekFrom},
+    io::{Read, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
     process::Command,
 };
@@ -474,7 +474,7 @@ impl WriteBackend for LocalBackend {
     ) -> RusticResult<()> {
         fn write_local_file(
             filename: &Path,
-            mut reader: impl Read,
+            content: &BytesList,
             length: u64,
         ) -> RusticResult<()> {
             let mut file = fs::OpenOptions::new()
@@ -501,7 +501,9 @@ impl WriteBackend for LocalBackend {
                     .attach_context("path", filename.to_string_lossy())
             })?;
 
-            _ = std::io::copy(&mut reader, &mut file).map_err(|err| {
+            // lifeboat patch: write the parts where they lie, not through
+            // `io::copy`'s stack buffer (a copy of every byte of every pack).
+            content.slice().iter().try_for_each(|part| file.write_all(part)).map_err(|err| {
                 RusticError::with_source(
                     ErrorKind::InputOutput,
                     "Failed to write to the buffer: `{path}`. Please check the file and try again.",
@@ -540,10 +542,9 @@ impl WriteBackend for LocalBackend {
         // Write to temporary file
         let filename_tmp = parent.join(Self::filename(tpe, id) + "-tmp-");
         let size = content.size();
-        let reader = content.reader();
         match write_local_file(
             &filename_tmp,
-            reader,
+            &content,
             size.try_into().expect("size too large for u64"), // should not happen
         ) {
             Ok(file) => file,

@@ -149,6 +149,11 @@ impl<R: Read + Send> Iterator for ChunkIter<R> {
             return if vec.is_empty() { None } else { Some(Ok(vec)) };
         }
 
+        // lifeboat patch: the chunk goes on past the minimum size: room for the average
+        // chunk now, so that it does not grow (and get copied) reallocation by
+        // reallocation. A stream's node says size 1, so `size_hint` gave no room at all.
+        vec.reserve(self.min_size);
+
         _ = self
             .rabin
             .reset_and_prefill_window(&mut vec[vec.len() - 64..vec.len()].iter().copied());
