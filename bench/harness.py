@@ -1646,7 +1646,8 @@ def parse_args():
         ap.error("--runs must be ≥ 1")
     only = set(SCENARIOS)
     if args.only:
-        only = {x.strip().upper() for x in args.only.split(",") if x.strip()}
+        by_upper = {sid.upper(): sid for sid in SCENARIOS}
+        only = {by_upper.get(x.strip().upper(), x.strip()) for x in args.only.split(",") if x.strip()}
         unknown = only - set(SCENARIOS)
         if unknown:
             ap.error(f"unknown scenario(s) {', '.join(sorted(unknown))}; known: {', '.join(SCENARIOS)}")

@@ -16,6 +16,9 @@ use rustic_core::{
     RusticResult, WriteBackend,
 };
 
+/// The buffer that gathers a pack's small parts into larger writes (see `write_bytes`).
+const WRITE_BUFFER: usize = 64 * 1024;
+
 /// A local backend.
 #[derive(Clone, Debug)]
 pub struct LocalBackend {
@@ -502,8 +505,19 @@ impl WriteBackend for LocalBackend {
             })?;
 
             // lifeboat patch: write the parts where they lie, not through
-            // `io::copy`'s stack buffer (a copy of every byte of every pack).
-            content.slice().iter().try_for_each(|part| file.write_all(part)).map_err(|err| {
+            // `io::copy`'s stack buffer (a copy of every byte of every pack). Parts at
+            // least as large as the buffer go straight to the file; small ones (a tree
+            // of small files gives packs of many small blobs) are gathered first, so
+            // that they do not cost a write call each.
+            let written = {
+                let mut writer = std::io::BufWriter::with_capacity(WRITE_BUFFER, &mut file);
+                content
+                    .slice()
+                    .iter()
+                    .try_for_each(|part| writer.write_all(part))
+                    .and_then(|()| writer.flush())
+            };
+            written.map_err(|err| {
                 RusticError::with_source(
                     ErrorKind::InputOutput,
                     "Failed to write to the buffer: `{path}`. Please check the file and try again.",
