@@ -170,12 +170,15 @@ pub fn s3_killed_mid_backup(log: &mut Log) {
     let size: u64 = 20_000_000;
     std::fs::write(&file, Rng::for_fault("s3 backup").bytes(size as usize)).unwrap();
     // The stream, then a pause: packs are uploaded while the source waits, and the
-    // server dies then.
+    // server dies then. The pause is long beside the whole backup: the read-ahead
+    // buffers can hold the whole stream, so the pause may begin before the repository
+    // is even open, and on a slow machine a short one ended (and the backup with it,
+    // exit 0) before the uploads had settled.
     let config = format!(
         "[repository]\nurl = \"s3://repo/lifeboat\"\npassword_env = \"LIFEBOAT_PASSWORD\"\n\
          options = {{ endpoint = \"{}\", region = \"us-east-1\" }}\n\n\
          [[app]]\nname = \"app\"\n\n[[app.source]]\nname = \"blob\"\nkind = \"command\"\n\
-         backup_command = \"cat {}; sleep 6\"\nfilename = \"blob.bin\"\n",
+         backup_command = \"cat {}; sleep 15\"\nfilename = \"blob.bin\"\n",
         s3.endpoint(),
         file.display()
     );
