@@ -475,8 +475,9 @@ pub fn mid_copy(log: &mut Log) {
         let check = ws.restic_at(&usb, &["check", "--read-data"]);
         assert!(
             check.status.success(),
-            "restic check of the copy: {}",
-            String::from_utf8_lossy(&check.stdout)
+            "restic check of the copy: {}{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
         );
         all_listed_restore(&ws, &trees, Some("usb"));
         ws.run(&["unlock"]).assert_ok();
