@@ -463,7 +463,7 @@ pub fn mid_copy(log: &mut Log) {
         usb.join("config").is_file(),
         "init made the copy's repository"
     );
-    let mut kills = 0;
+    let (mut kills, mut stale) = (0, 0);
     for at in moments("crash mid-copy", points(6), normal) {
         match kill_after(&ws, &["copy"], at) {
             Ended::Finished(code) => {
@@ -472,6 +472,19 @@ pub fn mid_copy(log: &mut Log) {
             }
             Ended::Killed => kills += 1,
         }
+        // A kill while the copy held its shared lock on `usb` leaves that lock, and
+        // stock restic refuses every locking command until someone unlocks: the
+        // operator's step after a crash, as after a killed backup.
+        if lock_files(&usb) > 0 {
+            let unlock = ws.run(&["unlock", "--from", "usb"]).assert_ok();
+            assert!(
+                unlock.stdout.contains("process on this host is gone"),
+                "unlock --from usb after the kill: {}",
+                unlock.stdout
+            );
+            stale += 1;
+        }
+        assert_eq!(lock_files(&usb), 0, "unlock --from usb left a lock");
         let check = ws.restic_at(&usb, &["check", "--read-data"]);
         assert!(
             check.status.success(),
@@ -493,7 +506,7 @@ pub fn mid_copy(log: &mut Log) {
     );
     let restored = all_listed_restore(&ws, &trees, Some("usb"));
     assert_eq!(restored, 6);
-    log.fact(format!("{kills} kills -9 over a {normal:.2?} copy; restic check --read-data of the copy clean after each"));
+    log.fact(format!("{kills} kills -9 over a {normal:.2?} copy; {stale} left the copy's shared lock, which unlock --from usb removed as stale; restic check --read-data of the copy clean after each"));
     log.fact("every backup the copy listed restored exactly from it after each kill");
     log.fact("the next copy completed: all 6 backups restore exactly from the copy");
 }
