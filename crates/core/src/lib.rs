@@ -2,6 +2,7 @@
 //! snapshot naming, retention and secrets. No IO of its own, no clock: time is always
 //! an argument.
 
+pub mod ahead;
 pub mod cancel;
 pub mod duration;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod secret;
 pub mod selector;
 pub mod size;
 
+pub use ahead::{Ahead, Watch};
 pub use cancel::{CancelToken, Cancelled};
 pub use error::{Context, Error, ErrorKind};
 pub use event::{Event, Events, NoEvents, RecordedEvents};

@@ -6,7 +6,7 @@
 //! therefore reports into a [`Tally`]; the manifest entry, archived last, waits until
 //! no payload reader is pending and refuses to produce bytes if anything went wrong.
 
-use crate::hash_ahead::HashAhead;
+use crate::hash_ahead::{hash_ahead, HashAhead};
 use std::io::{self, Read};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
@@ -124,7 +124,7 @@ impl Inner {
             let stream = stream
                 .take()
                 .ok_or_else(|| io::Error::other("the stream's hashing thread failed to start"))?;
-            *self = Inner::Hashed(HashAhead::spawn(name, stream)?);
+            *self = Inner::Hashed(hash_ahead(name, stream)?);
         }
         match self {
             Inner::Plain(r) => lifeboat_core::read_full(r, buf),
@@ -165,7 +165,7 @@ impl StreamReader {
             return;
         };
         let sha256 = match &self.inner {
-            Inner::Hashed(ahead) => ahead.digest().map(str::to_string),
+            Inner::Hashed(ahead) => ahead.output().cloned(),
             Inner::Plain(_) | Inner::ToHash(_) => None,
         };
         let stats = crate::StreamStats {

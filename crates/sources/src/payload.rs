@@ -2,7 +2,7 @@
 //! ahead) whose finishers complete the manifest; restores feed payload files back into
 //! a consumer's stdin or spool them to a file.
 
-use crate::read_ahead::{self, ReadAhead};
+use crate::read_ahead::read_ahead;
 use crate::{Dump, SourceError};
 use lifeboat_core::ports::{Complete, Payload, SnapshotReader, SnapshotRef, StreamEntry};
 use lifeboat_core::{Context, Error, Manifest};
@@ -19,13 +19,7 @@ pub fn streams(dumps: Vec<Dump>) -> Result<(Payload, Complete), Error> {
         // A running dump is read ahead so that its tool keeps going while the repository
         // opens; lazy ones (a cluster's databases, a bucket's objects) start one at a time.
         let reader = if dump.running {
-            let ahead = ReadAhead::spawn(
-                &dump.name,
-                dump.stream,
-                read_ahead::BUFFERS,
-                read_ahead::BLOCK,
-            )
-            .map_err(SourceError::io(format!(
+            let ahead = read_ahead(&dump.name, dump.stream).map_err(SourceError::io(format!(
                 "{}: starting its reader thread",
                 dump.name
             )))?;

@@ -181,7 +181,12 @@ impl<R: Read + Send> Iterator for ChunkIter<R> {
                         self.buf.truncate(size);
                     }
 
-                    Err(ref e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    // The buffer was grown for the read: give the unread tail back,
+                    // or the next round would slide its stale bytes into the chunk.
+                    Err(ref e) if e.kind() == io::ErrorKind::Interrupted => {
+                        self.buf.truncate(self.pos);
+                        continue;
+                    }
                     Err(err) => {
                         return Some(Err(RusticError::with_source(
                             ErrorKind::InputOutput,
@@ -369,6 +374,35 @@ mod tests {
             .collect();
 
         assert_ron_snapshot!(chunks);
+    }
+
+    /// Short reads, every other one interrupted (lifeboat patch: the grown buffer's
+    /// tail must not be slid after an `Interrupted`).
+    struct Interrupting(Cursor<Vec<u8>>, bool);
+    impl Read for Interrupting {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.1 = !self.1;
+            if self.1 {
+                return Err(io::Error::from(io::ErrorKind::Interrupted));
+            }
+            let n = buf.len().min(10_000);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    #[test]
+    fn interrupted_reads_cut_where_whole_reads_cut() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let mut data = vec![0u8; 8 * MB];
+        rng.fill_bytes(&mut data);
+        let whole: Vec<_> = chunker(Cursor::new(data.clone()), 0)
+            .map(|c| c.unwrap())
+            .collect();
+        let interrupted: Vec<_> = chunker(Interrupting(Cursor::new(data), false), 0)
+            .map(|c| c.unwrap())
+            .collect();
+        assert!(whole.len() > 2);
+        assert_eq!(whole, interrupted);
     }
 
     #[test]
